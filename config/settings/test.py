@@ -1,0 +1,10 @@
+"""The test suite: embedded servers in their own data folder, apart from the run command's."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("VERITY_DATA_DIR", str(Path(__file__).resolve().parents[2] / ".verity" / "test"))
+
+from config.settings.base import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only

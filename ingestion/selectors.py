@@ -1,0 +1,33 @@
+"""Reads of collections and documents, always filtered by who may read them (in SQL)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Q, QuerySet
+
+from ingestion.models import Collection, Document
+
+
+def collection_readable_q(*, user: User | AnonymousUser, prefix: str = "") -> Q:
+    """The access rule as a Q object, so that every reader of chunks filters inside its query.
+
+    A user reads a collection when it names them or one of their groups. Superusers read all.
+    """
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    if getattr(user, "is_superuser", False):
+        return Q()
+    return Q(**{f"{prefix}reader_users": user}) | Q(**{f"{prefix}reader_groups__user": user})
+
+
+def collection_list_readable(*, user: User | AnonymousUser) -> QuerySet[Collection]:
+    ids = Collection.objects.filter(collection_readable_q(user=user)).values("pk")
+    return Collection.objects.filter(pk__in=ids).order_by("name")
+
+
+def document_list_readable(*, user: User | AnonymousUser) -> QuerySet[Document]:
+    return (
+        Document.objects.filter(collection__in=collection_list_readable(user=user))
+        .select_related("collection")
+        .order_by("-created_at")
+    )

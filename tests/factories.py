@@ -1,0 +1,25 @@
+"""Small factories for tests (plain functions over the services' public surface)."""
+
+from __future__ import annotations
+
+import itertools
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser, Group
+
+_counter = itertools.count(1)
+PASSWORD = "correct-horse-battery-staple"
+
+
+def user_create(
+    *, username: str | None = None, groups: tuple[str, ...] = (), staff: bool = False, superuser: bool = False
+) -> AbstractUser:
+    model = get_user_model()
+    name = username or f"user{next(_counter)}"
+    if superuser:
+        user = model.objects.create_superuser(username=name, password=PASSWORD, email="")
+    else:
+        user = model.objects.create_user(username=name, password=PASSWORD, is_staff=staff)
+    for group in groups:
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+    return user
