@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from pgvector.django import HnswIndex, VectorField
 
 from core.models import TimeStampedModel
 
@@ -57,6 +60,18 @@ class Document(TimeStampedModel):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    file_format = models.CharField(max_length=20, blank=True)
+    # Versions: a new upload of the same source into the same collection replaces the current
+    # document atomically when it is ready. Until then readers keep seeing the old chunks.
+    is_current = models.BooleanField(default=False, db_index=True)
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    char_count = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -69,3 +84,45 @@ class Document(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Chunk(models.Model):
+    """A retrievable passage: text with its place in the document, its embedding and its
+    full-text vector. ``collection`` is copied from the document so that the access filter is
+    a plain column predicate inside the search query."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+")
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    heading_path = models.JSONField(default=list)
+    page = models.PositiveIntegerField(null=True, blank=True)
+    char_start = models.PositiveIntegerField(default=0)
+    char_end = models.PositiveIntegerField(default=0)
+    embedding = VectorField(dimensions=384)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("text", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["document_id", "ordinal"]
+        constraints = [
+            # A re-run of a document's ingestion replaces its chunks; it can never add a second set.
+            models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_unique_ordinal_per_document"),
+        ]
+        indexes = [
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
+            models.Index(fields=["collection"], name="chunk_collection_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.ordinal}"

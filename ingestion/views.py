@@ -2,7 +2,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import View
 
-from ingestion.selectors import document_list_readable
+from ingestion.selectors.collections import document_list_readable
 
 
 class DocumentListView(View):

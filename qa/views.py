@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.views import View
 
 from core.selectors.roles import user_roles
-from ingestion.selectors import collection_list_readable
+from ingestion.selectors.collections import collection_list_readable
 
 
 class ChatView(View):

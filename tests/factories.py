@@ -23,3 +23,14 @@ def user_create(
     for group in groups:
         user.groups.add(Group.objects.get_or_create(name=group)[0])
     return user
+
+
+def collection_create(*, name: str, groups: tuple[str, ...] = (), users: tuple[AbstractUser, ...] = ()):  # noqa: ANN201
+    from ingestion.models import Collection
+
+    collection = Collection.objects.create(name=name, slug=name.lower().replace(" ", "-"))
+    for group in groups:
+        collection.reader_groups.add(Group.objects.get_or_create(name=group)[0])
+    for user in users:
+        collection.reader_users.add(user)
+    return collection

@@ -255,3 +255,24 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
     },
 }
+
+# --------------------------------------------------------------------------- ingestion
+INGESTION_MAX_UPLOAD_BYTES = env_int("INGESTION_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+INGESTION_MAX_PAGES = env_int("INGESTION_MAX_PAGES", 2000)
+INGESTION_MAX_CHARS = env_int("INGESTION_MAX_CHARS", 5_000_000)
+INGESTION_MAX_UNCOMPRESSED_BYTES = env_int("INGESTION_MAX_UNCOMPRESSED_BYTES", 200 * 1024 * 1024)
+# Seconds one document's processing may take before it fails with a timeout reason.
+INGESTION_TASK_TIME_LIMIT = env_int("INGESTION_TASK_TIME_LIMIT", 600)
+INGESTION_EMBED_BATCH = env_int("INGESTION_EMBED_BATCH", 64)
+# Django's own in-memory limit for non-file fields; files stream to disk beyond 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --------------------------------------------------------------------------- retrieval
+RETRIEVAL_DEFAULT_K = env_int("RETRIEVAL_DEFAULT_K", 8)
+RETRIEVAL_RRF_K = env_int("RETRIEVAL_RRF_K", 60)
+# Below this many readable chunks, the vector leg scans them exactly instead of using HNSW:
+# an exact scan of 20,000 384-d vectors takes ~15 ms here, and HNSW with a selective filter
+# returns too few rows (pgvector 0.6 has no iterative index scan).
+RETRIEVAL_EXACT_SCAN_MAX_ROWS = env_int("RETRIEVAL_EXACT_SCAN_MAX_ROWS", 20000)
+RETRIEVAL_HNSW_EF_SEARCH = env_int("RETRIEVAL_HNSW_EF_SEARCH", 100)

@@ -7,8 +7,8 @@ from pathlib import Path
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from ingestion.models import Collection, Document
-from ingestion.services.documents import collection_ensure, document_create_from_bytes
+from ingestion.models import Collection, Document, DocumentStatus
+from ingestion.services.documents import collection_ensure, document_create_from_bytes, document_enqueue
 
 DEMO_CORPUS_DIR = Path(__file__).resolve().parents[2] / "demo" / "corpus"
 DEMO_COLLECTION_SLUG = "demo-handbook"
@@ -32,6 +32,9 @@ def demo_corpus_load(*, readers: Group, corpus_dir: Path = DEMO_CORPUS_DIR) -> l
             collection=collection, data=path.read_bytes(), source_name=path.name, title=_title_of(path)
         )
         documents.append(result.document)
+        if not result.created and result.document.status == DocumentStatus.QUEUED:
+            # Queued before the worker ever ran (or its message was lost): queue it again.
+            document_enqueue(document=result.document)
     return documents
 
 

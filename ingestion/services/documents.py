@@ -1,4 +1,4 @@
-"""Writing documents: create from bytes (deduplicated by content hash)."""
+"""Writing documents: upload (validated, deduplicated, versioned, queued), delete, status."""
 
 from __future__ import annotations
 
@@ -6,11 +6,17 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
-from ingestion.models import Collection, Document
+from core.errors import ApplicationError
+from core.realtime import broadcast_on_commit
+from ingestion.models import Collection, Document, DocumentStatus
+from ingestion.parsers import UnsupportedFileType, file_format_of
+from ingestion.signals import document_changed
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,47 @@ def content_hash_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def collection_group_name(collection_id: int) -> str:
+    return f"ingestion.collection.{collection_id}"
+
+
+def document_status_payload(document: Document) -> dict[str, object]:
+    return {
+        "document_id": document.pk,
+        "collection_id": document.collection_id,
+        "title": document.title,
+        "status": document.status,
+        "status_display": document.get_status_display(),
+        "progress": document.progress,
+        "error": document.error,
+        "chunk_count": document.chunk_count,
+    }
+
+
+def document_status_broadcast(document: Document) -> None:
+    broadcast_on_commit(
+        group=collection_group_name(document.collection_id),
+        event_type="ingestion.status",
+        payload={"document": document_status_payload(document)},
+    )
+
+
+def upload_validate(*, source_name: str, size: int) -> str:
+    """Refuse what cannot be ingested before anything is stored; return the file format."""
+    try:
+        file_format = file_format_of(source_name)
+    except UnsupportedFileType as exc:
+        raise ApplicationError(str(exc)) from exc
+    if size == 0:
+        raise ApplicationError(f"{PurePath(source_name).name} is empty")
+    limit = settings.INGESTION_MAX_UPLOAD_BYTES
+    if size > limit:
+        raise ApplicationError(
+            f"{PurePath(source_name).name} is {size / 1_048_576:.1f} MB; the upload limit is {limit / 1_048_576:.0f} MB"
+        )
+    return file_format
+
+
 @transaction.atomic
 def document_create_from_bytes(
     *,
@@ -31,18 +78,29 @@ def document_create_from_bytes(
     source_name: str,
     title: str | None = None,
     uploaded_by: User | None = None,
+    enqueue: bool = True,
 ) -> DocumentCreateResult:
-    """Store a document's original bytes once per collection.
+    """Store a document's original bytes once per collection and queue its processing.
 
-    The same content uploaded again into the same collection returns the existing document
-    (``created=False``); nothing is stored twice. Uniqueness is also enforced by a constraint,
-    and the row lock below makes concurrent uploads of the same bytes agree.
+    - The same content uploaded again into the same collection returns the existing document
+      (``created=False``); nothing is stored twice (also enforced by a unique constraint).
+    - New content under the source name of a current document is a new version: it is
+      processed aside and replaces the old one atomically when ready (``replaces``).
+    - Unsupported types, empty and oversized files raise ApplicationError; nothing is stored.
     """
+    file_format = upload_validate(source_name=source_name, size=len(data))
     digest = content_hash_of(data)
-    Collection.objects.select_for_update().filter(pk=collection.pk).first()
+    # Serialise uploads into one collection so that two uploads of the same bytes, or two new
+    # versions of one source, cannot race each other.
+    Collection.objects.select_for_update().get(pk=collection.pk)
     existing = Document.objects.filter(collection=collection, content_hash=digest).first()
     if existing is not None:
         return DocumentCreateResult(document=existing, created=False)
+    previous = (
+        Document.objects.filter(collection=collection, source_name=source_name, is_current=True)
+        .order_by("-version")
+        .first()
+    )
     filename = PurePath(source_name).name or "document"
     document = Document(
         collection=collection,
@@ -51,10 +109,64 @@ def document_create_from_bytes(
         content_hash=digest,
         size_bytes=len(data),
         uploaded_by=uploaded_by,
+        file_format=file_format,
+        replaces=previous,
+        version=(previous.version + 1) if previous else 1,
     )
     document.file.save(filename, ContentFile(data), save=False)
     document.save()
+    document_status_broadcast(document)
+    if enqueue:
+        document_enqueue(document=document)
     return DocumentCreateResult(document=document, created=True)
+
+
+def document_enqueue(*, document: Document) -> None:
+    """Queue processing after the transaction commits (the worker must see the row)."""
+    from ingestion.tasks import process_document
+
+    document_id = document.pk
+    transaction.on_commit(lambda: process_document.delay(document_id))
+
+
+@transaction.atomic
+def document_status_set(
+    *, document_id: int, status: DocumentStatus, progress: int | None = None, error: str = ""
+) -> Document:
+    document = Document.objects.select_for_update().get(pk=document_id)
+    document.status = status
+    if progress is not None:
+        document.progress = progress
+    document.error = error
+    if status == DocumentStatus.PARSING and document.started_at is None:
+        document.started_at = timezone.now()
+    if status in (DocumentStatus.READY, DocumentStatus.FAILED):
+        document.finished_at = timezone.now()
+    document.save(update_fields=["status", "progress", "error", "started_at", "finished_at", "updated_at"])
+    document_status_broadcast(document)
+    return document
+
+
+def document_fail(*, document_id: int, reason: str) -> Document | None:
+    """Record a failure where the user sees it. The document's earlier version (if any) stays
+    current: a failed new version never removes what readers had."""
+    if not Document.objects.filter(pk=document_id).exists():
+        return None
+    return document_status_set(document_id=document_id, status=DocumentStatus.FAILED, error=reason[:2000])
+
+
+@transaction.atomic
+def document_delete(*, document: Document) -> None:
+    """Delete a document, its chunks and its file; tell listeners after commit."""
+    document_id, collection_id = document.pk, document.collection_id
+    storage, name = document.file.storage, document.file.name
+    document.delete()
+    transaction.on_commit(lambda: storage.delete(name) if name else None)
+    transaction.on_commit(
+        lambda: document_changed.send(
+            sender=Document, document_id=document_id, collection_id=collection_id, reason="deleted"
+        )
+    )
 
 
 @transaction.atomic

@@ -1,0 +1,231 @@
+"""Hybrid retrieval: a vector leg (pgvector, cosine) and a full-text leg (tsvector,
+websearch_to_tsquery), fused by reciprocal rank fusion.
+
+Access control is applied inside each SQL query (``collection_id = ANY(readable)``), never by
+dropping rows in Python afterwards. Because HNSW filters *after* its index scan (pgvector 0.6
+has no iterative scans), a selective filter would return fewer than k rows; so the vector leg
+scans exactly when the readable set is small, widens ``hnsw.ef_search`` in proportion to the
+readable share otherwise, and falls back to an exact scan if HNSW still returns too few.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from ingestion.contracts import RetrievedChunk
+from ingestion.models import Document
+from ingestion.selectors.collections import collection_list_readable
+from providers.embeddings.base import EmbeddingProvider
+from providers.registry import embedding_provider_default
+
+_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_]|[A-Za-z0-9]")
+
+
+class SearchMode(StrEnum):
+    HYBRID = "hybrid"
+    VECTOR = "vector"
+    FULLTEXT = "fulltext"
+
+
+@dataclass
+class SearchTrace:
+    """How a search ran, for the retrieval tester page and benchmarks."""
+
+    readable_collections: int = 0
+    readable_chunks: int = 0
+    total_chunks: int = 0
+    vector_strategy: str = ""
+    ef_search: int | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def readable_collection_ids(*, user: User | AnonymousUser) -> list[int]:
+    return list(collection_list_readable(user=user).values_list("pk", flat=True))
+
+
+def _chunk_counts(collection_ids: list[int]) -> tuple[int, int]:
+    readable = Document.objects.filter(collection_id__in=collection_ids, is_current=True).aggregate(
+        n=Sum("chunk_count")
+    )
+    total = Document.objects.filter(is_current=True).aggregate(n=Sum("chunk_count"))
+    return int(readable["n"] or 0), int(total["n"] or 0)
+
+
+def _vector_exact(cursor: object, vector: str, ids: list[int], limit: int) -> list[tuple[int, float]]:
+    # "+ 0" keeps the planner off the HNSW index: an exact, complete scan of the readable rows.
+    cursor.execute(  # type: ignore[attr-defined]
+        "SELECT id, (embedding <=> %s::vector) + 0 AS distance FROM ingestion_chunk "
+        "WHERE collection_id = ANY(%s) ORDER BY distance LIMIT %s",
+        [vector, ids, limit],
+    )
+    return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]  # type: ignore[attr-defined]
+
+
+def _vector_hnsw(
+    cursor: object, vector: str, ids: list[int] | None, limit: int, ef_search: int
+) -> list[tuple[int, float]]:
+    cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")  # type: ignore[attr-defined]
+    if ids is None:
+        cursor.execute(  # type: ignore[attr-defined]
+            "SELECT id, embedding <=> %s::vector AS distance FROM ingestion_chunk ORDER BY embedding <=> %s::vector LIMIT %s",
+            [vector, vector, limit],
+        )
+    else:
+        cursor.execute(  # type: ignore[attr-defined]
+            "SELECT id, embedding <=> %s::vector AS distance FROM ingestion_chunk WHERE collection_id = ANY(%s) "
+            "ORDER BY embedding <=> %s::vector LIMIT %s",
+            [vector, ids, vector, limit],
+        )
+    return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]  # type: ignore[attr-defined]
+
+
+def chunk_ids_by_vector(
+    *, embedding: list[float], collection_ids: list[int], limit: int, trace: SearchTrace
+) -> list[tuple[int, float]]:
+    """Nearest chunks among the readable collections: ``limit`` of them whenever that many exist."""
+    if not collection_ids or trace.readable_chunks == 0:
+        trace.vector_strategy = "none readable"
+        return []
+    vector = "[" + ",".join(f"{x:.7f}" for x in embedding) + "]"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if trace.readable_chunks <= settings.RETRIEVAL_EXACT_SCAN_MAX_ROWS:
+            trace.vector_strategy = "exact"
+            return _vector_exact(cursor, vector, collection_ids, limit)
+        share = trace.readable_chunks / max(1, trace.total_chunks)
+        everything = share >= 0.999
+        ef_search = min(1000, max(settings.RETRIEVAL_HNSW_EF_SEARCH, int(limit / max(share, 1e-6) * 2)))
+        trace.ef_search = ef_search
+        rows = _vector_hnsw(cursor, vector, None if everything else collection_ids, limit, ef_search)
+        trace.vector_strategy = "hnsw" if everything else "hnsw-filtered"
+        if len(rows) < min(limit, trace.readable_chunks):
+            trace.vector_strategy += "+exact-fallback"
+            return _vector_exact(cursor, vector, collection_ids, limit)
+        return rows
+
+
+def fulltext_query_of(question: str) -> str:
+    """websearch_to_tsquery input that ORs the question's words: a question rarely contains
+    every word of the passage that answers it, so AND would find nothing."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(question)))[:32]
+    return " or ".join(words)
+
+
+def chunk_ids_by_fulltext(*, question: str, collection_ids: list[int], limit: int) -> list[tuple[int, float]]:
+    query = fulltext_query_of(question)
+    if not query or not collection_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.id, ts_rank_cd(c.search_vector, q, 32) AS score "
+            "FROM ingestion_chunk c, websearch_to_tsquery('english', %s) q "
+            "WHERE c.collection_id = ANY(%s) AND c.search_vector @@ q ORDER BY score DESC, c.id LIMIT %s",
+            [query, collection_ids, limit],
+        )
+        return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], *, k: int = 60) -> list[tuple[int, float]]:
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking, start=1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _hydrate(ids: list[int]) -> dict[int, tuple]:
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.id, c.document_id, c.collection_id, d.title, d.source_name, c.heading_path, c.page, c.text "
+            "FROM ingestion_chunk c JOIN ingestion_document d ON d.id = c.document_id WHERE c.id = ANY(%s)",
+            [ids],
+        )
+        return {int(row[0]): row for row in cursor.fetchall()}
+
+
+def chunk_search(
+    *,
+    question: str,
+    user: User | AnonymousUser,
+    k: int | None = None,
+    mode: SearchMode = SearchMode.HYBRID,
+    embedder: EmbeddingProvider | None = None,
+    collection_ids: list[int] | None = None,
+    trace: SearchTrace | None = None,
+) -> list[RetrievedChunk]:
+    """The top ``k`` chunks for ``question`` among the collections ``user`` may read
+    (optionally narrowed to ``collection_ids``), each with its score components."""
+    k = k or settings.RETRIEVAL_DEFAULT_K
+    trace = trace if trace is not None else SearchTrace()
+    began = time.perf_counter()
+    readable = readable_collection_ids(user=user)
+    if collection_ids is not None:
+        allowed = set(collection_ids)
+        readable = [c for c in readable if c in allowed]
+    trace.readable_collections = len(readable)
+    trace.readable_chunks, trace.total_chunks = _chunk_counts(readable)
+    trace.timings_ms["access"] = _ms(began)
+    candidates = max(k * 4, 20) if mode == SearchMode.HYBRID else k
+
+    vector_rows: list[tuple[int, float]] = []
+    text_rows: list[tuple[int, float]] = []
+    if mode in (SearchMode.HYBRID, SearchMode.VECTOR):
+        started = time.perf_counter()
+        embedding = (embedder or embedding_provider_default()).embed_query(question)
+        trace.timings_ms["embed"] = _ms(started)
+        started = time.perf_counter()
+        vector_rows = chunk_ids_by_vector(embedding=embedding, collection_ids=readable, limit=candidates, trace=trace)
+        trace.timings_ms["vector"] = _ms(started)
+    if mode in (SearchMode.HYBRID, SearchMode.FULLTEXT):
+        started = time.perf_counter()
+        text_rows = chunk_ids_by_fulltext(question=question, collection_ids=readable, limit=candidates)
+        trace.timings_ms["fulltext"] = _ms(started)
+
+    started = time.perf_counter()
+    vector_info = {cid: (rank, dist) for rank, (cid, dist) in enumerate(vector_rows, start=1)}
+    text_info = {cid: (rank, score) for rank, (cid, score) in enumerate(text_rows, start=1)}
+    fused = reciprocal_rank_fusion(
+        [[cid for cid, _ in vector_rows], [cid for cid, _ in text_rows]], k=settings.RETRIEVAL_RRF_K
+    )[:k]
+    rows = _hydrate([cid for cid, _ in fused])
+    results = []
+    for chunk_id, score in fused:
+        row = rows.get(chunk_id)
+        if row is None:  # deleted between the legs and here
+            continue
+        v_rank, v_dist = vector_info.get(chunk_id, (None, None))
+        t_rank, t_score = text_info.get(chunk_id, (None, None))
+        results.append(
+            RetrievedChunk(
+                chunk_id=chunk_id,
+                document_id=int(row[1]),
+                collection_id=int(row[2]),
+                title=row[3],
+                source_name=row[4],
+                heading_path=tuple(json.loads(row[5]) if isinstance(row[5], str) else (row[5] or ())),
+                page=row[6],
+                text=row[7],
+                score=round(score, 6),
+                vector_rank=v_rank,
+                vector_distance=None if v_dist is None else round(v_dist, 6),
+                text_rank=t_rank,
+                text_score=None if t_score is None else round(t_score, 6),
+            )
+        )
+    trace.timings_ms["fuse"] = _ms(started)
+    trace.timings_ms["total"] = _ms(began)
+    return results
