@@ -12,12 +12,17 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from core.asgi_limits import BodySizeLimitMiddleware  # noqa: E402
+
+# The upload limit plus room for the multipart envelope and form fields.
+MAX_REQUEST_BYTES = settings.INGESTION_MAX_UPLOAD_BYTES + 1_048_576
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimitMiddleware(django_asgi_app, max_bytes=MAX_REQUEST_BYTES),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

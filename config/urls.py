@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("qa.urls")),
     path("documents/", include("ingestion.urls")),
     path("api/", include("core.api_urls")),
+    path("api/", include("ingestion.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

@@ -24,6 +24,9 @@ class MeApi(APIView):
     """Who the caller is (session or token authentication)."""
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Me"
+
         username = serializers.CharField()
         is_staff = serializers.BooleanField()
         is_reviewer = serializers.BooleanField()

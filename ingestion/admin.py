@@ -1,6 +1,17 @@
-from django.contrib import admin
+from __future__ import annotations
 
-from ingestion.models import Collection, Document
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
+
+from core.errors import ApplicationError
+from ingestion.models import Chunk, Collection, Document
+from ingestion.services.documents import document_delete, document_upload
 
 
 @admin.register(Collection)
@@ -10,9 +21,87 @@ class CollectionAdmin(admin.ModelAdmin):
     filter_horizontal = ("reader_groups", "reader_users")
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        single = super().clean
+        return [single(d, initial) for d in data] if isinstance(data, list | tuple) else [single(data, initial)]
+
+
+class DocumentsUploadForm(forms.Form):
+    collection = forms.ModelChoiceField(queryset=Collection.objects.all())
+    uploads = MultipleFileField(label="Files", help_text="Choose several files at once.")
+
+
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ("title", "collection", "status", "progress", "size_bytes", "created_at")
-    list_filter = ("status", "collection")
+    list_display = ("title", "collection", "status", "progress", "chunk_count", "version", "size_bytes", "created_at")
+    list_filter = ("status", "collection", "file_format")
     search_fields = ("title", "source_name", "content_hash")
-    readonly_fields = ("content_hash", "size_bytes", "status", "progress", "error", "uploaded_by")
+    readonly_fields = (
+        "content_hash", "size_bytes", "status", "progress", "error", "uploaded_by", "file_format", "is_current",
+        "replaces", "version", "page_count", "char_count", "chunk_count", "attempts", "started_at", "finished_at",
+    )  # fmt: skip
+    change_list_template = "admin/ingestion/document/change_list.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # documents come in through the upload view below, which validates and queues them
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="ingestion_document_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        form = DocumentsUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            created = 0
+            for uploaded in form.cleaned_data["uploads"]:
+                try:
+                    result = document_upload(
+                        collection=form.cleaned_data["collection"],
+                        uploaded_file=uploaded,
+                        user=request.user,  # type: ignore[arg-type]
+                    )
+                except ApplicationError as exc:
+                    messages.error(request, exc.message)
+                    continue
+                created += int(result.created)
+                if not result.created:
+                    messages.warning(request, f"{uploaded.name}: same content already present; not stored again.")
+            messages.success(request, f"{created} document(s) queued for processing.")
+            return redirect("admin:ingestion_document_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Upload documents",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/ingestion/document/upload.html", context)
+
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        document_delete(document=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        for document in queryset:
+            document_delete(document=document)
+
+
+@admin.register(Chunk)
+class ChunkAdmin(admin.ModelAdmin):
+    list_display = ("document", "ordinal", "page", "collection")
+    list_filter = ("collection",)
+    search_fields = ("text",)
+    exclude = ("embedding",)
+    readonly_fields = ("document", "collection", "ordinal", "text", "heading_path", "page", "char_start", "char_end")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

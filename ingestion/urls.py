@@ -1,8 +1,11 @@
 from django.urls import path
 
-from ingestion.views import DocumentListView
+from ingestion.views import DocumentDeleteView, DocumentListView, DocumentUploadView, RetrievalTesterView
 
 app_name = "ingestion"
 urlpatterns = [
     path("", DocumentListView.as_view(), name="documents"),
+    path("upload/", DocumentUploadView.as_view(), name="upload"),
+    path("<int:document_id>/delete/", DocumentDeleteView.as_view(), name="delete"),
+    path("retrieval/", RetrievalTesterView.as_view(), name="retrieval"),
 ]

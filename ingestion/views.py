@@ -1,11 +1,111 @@
+from __future__ import annotations
+
+from typing import cast
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import UserPassesTestMixin
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from ingestion.selectors.collections import document_list_readable
+from core.errors import ApplicationError
+from core.selectors.roles import user_roles
+from ingestion.models import Document
+from ingestion.selectors.collections import collection_list_uploadable, document_list_readable
+from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search
+from ingestion.services.documents import document_delete, document_status_payload, document_upload
 
 
 class DocumentListView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        documents = document_list_readable(user=request.user)[:500]
-        return render(request, "ingestion/documents.html", {"documents": documents})
+        documents = [document_status_payload(d) for d in document_list_readable(user=request.user)[:500]]
+        collections = list(collection_list_uploadable(user=request.user))
+        return render(
+            request,
+            "ingestion/documents.html",
+            {
+                "documents": documents,
+                "collections": collections,
+                "can_manage": bool(collections),
+                "max_upload_mb": settings.INGESTION_MAX_UPLOAD_BYTES // 1_048_576,
+            },
+        )
+
+
+class DocumentUploadView(View):
+    """Several files at once into one collection; answers the new rows (htmx) or redirects."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        collection = (
+            collection_list_uploadable(user=request.user).filter(pk=request.POST.get("collection") or 0).first()
+        )
+        rows: list[Document] = []
+        errors: list[str] = []
+        files = request.FILES.getlist("files")
+        if collection is None:
+            errors.append("Choose a collection you may add documents to.")
+        elif not files:
+            errors.append("Choose at least one file.")
+        else:
+            for uploaded in files:
+                try:
+                    result = document_upload(
+                        collection=collection, uploaded_file=uploaded, user=cast(User, request.user)
+                    )
+                except ApplicationError as exc:
+                    errors.append(exc.message)
+                    continue
+                if not result.created:
+                    errors.append(f"{uploaded.name} is already in {collection.name} (same content); not stored again.")
+                rows.append(result.document)
+        if request.htmx:  # type: ignore[attr-defined]
+            payloads = [document_status_payload(d) for d in rows]
+            return render(request, "ingestion/_upload_result.html", {"rows": payloads, "errors": errors})
+        for error in errors:
+            messages.error(request, error)
+        return redirect("ingestion:documents")
+
+
+class DocumentDeleteView(View):
+    def post(self, request: HttpRequest, document_id: int) -> HttpResponse:
+        document = get_object_or_404(
+            Document.objects.filter(collection__in=collection_list_uploadable(user=request.user)), pk=document_id
+        )
+        document_delete(document=document)
+        if request.htmx:  # type: ignore[attr-defined]
+            return HttpResponse("")
+        return redirect("ingestion:documents")
+
+
+class RetrievalTesterView(UserPassesTestMixin, View):
+    """Staff see the ranked chunks and each score component for any query."""
+
+    def test_func(self) -> bool:
+        return user_roles(user=self.request.user).is_staff
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        query = request.GET.get("q", "").strip()[:4000]
+        mode = request.GET.get("mode", SearchMode.HYBRID.value)
+        mode = mode if mode in {m.value for m in SearchMode} else SearchMode.HYBRID.value
+        try:
+            k = max(1, min(50, int(request.GET.get("k", "10"))))
+        except ValueError:
+            k = 10
+        trace = SearchTrace()
+        results = (
+            chunk_search(question=query, user=request.user, k=k, mode=SearchMode(mode), trace=trace) if query else []
+        )
+        return render(
+            request,
+            "ingestion/retrieval.html",
+            {
+                "query": query,
+                "k": k,
+                "mode": mode,
+                "modes": [m.value for m in SearchMode],
+                "results": results,
+                "trace": trace,
+            },
+        )

@@ -151,3 +151,17 @@ def daphne_server(transactional_db: None) -> Iterator[str]:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup: None, django_db_blocker) -> Iterator[None]:  # noqa: ANN001
+    """Before the test database is dropped, end sessions left by threads of async tests and by
+    killed subprocesses, so the drop succeeds and the next run starts clean."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

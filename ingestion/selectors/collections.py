@@ -31,3 +31,16 @@ def document_list_readable(*, user: User | AnonymousUser) -> QuerySet[Document]:
         .select_related("collection")
         .order_by("-created_at")
     )
+
+
+def collection_list_uploadable(*, user: User | AnonymousUser) -> QuerySet[Collection]:
+    """Collections the user may add documents to: document admins, into collections they read."""
+    from core.selectors.roles import user_roles
+
+    if not user_roles(user=user).is_document_admin:
+        return Collection.objects.none()
+    return collection_list_readable(user=user)
+
+
+def document_get_readable(*, user: User | AnonymousUser, document_id: int) -> Document | None:
+    return document_list_readable(user=user).filter(pk=document_id).first()

@@ -9,6 +9,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,6 +38,9 @@ def document_status_payload(document: Document) -> dict[str, object]:
     return {
         "document_id": document.pk,
         "collection_id": document.collection_id,
+        "collection_name": document.collection.name,
+        "source_name": document.source_name,
+        "created_at": document.created_at.isoformat() if document.created_at else "",
         "title": document.title,
         "status": document.status,
         "status_display": document.get_status_display(),
@@ -173,3 +177,11 @@ def document_delete(*, document: Document) -> None:
 def collection_ensure(*, name: str, slug: str, description: str = "") -> Collection:
     collection, _ = Collection.objects.get_or_create(slug=slug, defaults={"name": name, "description": description})
     return collection
+
+
+def document_upload(*, collection: Collection, uploaded_file: UploadedFile, user: User | None) -> DocumentCreateResult:
+    """Ingest a file from a form or API upload. The size is checked before the body is read."""
+    name = uploaded_file.name or "upload"
+    upload_validate(source_name=name, size=uploaded_file.size or 0)
+    data = uploaded_file.read(settings.INGESTION_MAX_UPLOAD_BYTES + 1)
+    return document_create_from_bytes(collection=collection, data=data, source_name=name, uploaded_by=user)
