@@ -27,7 +27,9 @@ def embedding_provider_default() -> EmbeddingProvider:
     if name is EmbeddingProviderName.SENTENCE_TRANSFORMERS:
         from providers.embeddings.sentence_transformers import SentenceTransformerEmbeddings
 
-        return SentenceTransformerEmbeddings(torch_threads=settings.EMBEDDING_TORCH_THREADS)
+        return SentenceTransformerEmbeddings(
+            torch_threads=settings.EMBEDDING_TORCH_THREADS, precision=settings.EMBEDDING_PRECISION
+        )
     raise ValueError(f"unknown embedding provider {name}")  # pragma: no cover
 
 

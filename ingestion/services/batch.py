@@ -24,12 +24,13 @@ class BatchReport:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-def files_under(paths: list[Path]) -> Iterator[Path]:
-    """Files named and files under folders named, recursively, in a stable order. Files of an
-    unsupported type inside folders are skipped silently; named ones are reported."""
+def files_under(paths: list[Path], pattern: str = "*") -> Iterator[Path]:
+    """Files named and files under folders named (recursively, matching ``pattern``), in a
+    stable order. Files of an unsupported type inside folders are skipped silently; named ones
+    are reported."""
     for path in paths:
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
+            for child in sorted(path.rglob(pattern)):
                 if child.is_file() and child.suffix.lower() in PARSERS:
                     yield child
         else:
@@ -42,13 +43,14 @@ def batch_ingest(
     collection_name: str,
     uploaded_by: User | None = None,
     root: Path | None = None,
+    pattern: str = "*",
     on_file: Callable[[Path, str], None] | None = None,
 ) -> BatchReport:
     collection = Collection.objects.filter(name=collection_name).first() or collection_ensure(
         name=collection_name, slug=slugify(collection_name)[:200] or "collection"
     )
     report = BatchReport()
-    for path in files_under(paths):
+    for path in files_under(paths, pattern):
         base = root or (path.parent if not any(p.is_dir() for p in paths) else _common_root(paths))
         try:
             source_name = str(path.relative_to(base))

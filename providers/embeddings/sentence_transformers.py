@@ -25,9 +25,10 @@ class SentenceTransformerEmbeddings(EmbeddingProvider):
     dimensions = 384
     batch_size = 64
 
-    def __init__(self, *, model_path: Path | None = None, torch_threads: int = 1) -> None:
+    def __init__(self, *, model_path: Path | None = None, torch_threads: int = 1, precision: str = "auto") -> None:
         self.model_path = model_path or packaged_model_path()
         self.torch_threads = torch_threads
+        self.bf16 = cpu_has_bf16() if precision == "auto" else precision == "bf16"
 
     def _model(self) -> Any:
         key = str(self.model_path)
@@ -42,7 +43,27 @@ class SentenceTransformerEmbeddings(EmbeddingProvider):
             return _MODELS[key]
 
     def _embed(self, texts: list[str]) -> Sequence[Sequence[float]]:
-        result: Sequence[Sequence[float]] = self._model().encode(
-            texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
-        )
+        import torch
+
+        model = self._model()
+        # bfloat16 matmuls (fp32 accumulation) on CPUs with native bf16: 2.6x the throughput of
+        # fp32 here, embeddings agree to cosine 0.99998 (bench/ingest_python_docs.py, BENCHMARKS.md).
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            result: Sequence[Sequence[float]] = model.encode(
+                texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+            )
         return result
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); emulated bf16 is slower
+    than fp32, so it is used only then."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        return False
+    return False

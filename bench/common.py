@@ -1,0 +1,97 @@
+"""Shared set-up for benchmarks: their own embedded servers (``.verity/bench``), migrations,
+worker processes, timing helpers and a description of the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON_DOCS = Path(os.environ.get("PYTHON_DOCS_HTML", "/usr/share/doc/python3.11/html"))
+EVAL_SET = Path(os.environ.get("VERITY_EVAL_SET", str(ROOT.parent / "shared" / "eval" / "python311_dev_qa.jsonl")))
+DOCS_COLLECTION = "Python 3.11 documentation"
+
+
+def django_setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("VERITY_DATA_DIR", str(ROOT / ".verity" / "bench"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return f"{os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(values: list[float]) -> str:
+    return f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, mean {statistics.fmean(values):.1f} ms (n={len(values)})"
+
+
+@contextmanager
+def workers(concurrency: int = 2) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker (prefork, ``concurrency`` processes) against the bench servers."""
+    from django.conf import settings
+
+    env = dict(os.environ, DATABASE_URL=settings.DATABASE_URL, REDIS_URL=settings.REDIS_URL, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", f"--concurrency={concurrency}", "--loglevel=WARNING",
+         f"--hostname=bench-{os.getpid()}@%h"],
+        cwd=ROOT, env=env,
+    )
+    try:
+        time.sleep(1)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def process_tree_peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process and its children, in MB."""
+    import psutil
+
+    total = 0.0
+    try:
+        parent = psutil.Process(pid)
+        for proc in [parent, *parent.children(recursive=True)]:
+            try:
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1]) / 1024
+            except OSError:
+                continue
+    except psutil.NoSuchProcess:
+        return 0.0
+    return total
