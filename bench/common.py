@@ -63,9 +63,19 @@ def workers(concurrency: int = 2) -> Iterator[subprocess.Popen[bytes]]:
 
     env = dict(os.environ, DATABASE_URL=settings.DATABASE_URL, REDIS_URL=settings.REDIS_URL, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", f"--concurrency={concurrency}", "--loglevel=WARNING",
-         f"--hostname=bench-{os.getpid()}@%h"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            f"--concurrency={concurrency}",
+            "--loglevel=WARNING",
+            f"--hostname=bench-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         time.sleep(1)

@@ -16,7 +16,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import DOCS_COLLECTION, PYTHON_DOCS, django_setup, machine, process_tree_peak_rss_mb, workers  # noqa: E402
+from bench.common import (  # noqa: E402
+    DOCS_COLLECTION,
+    PYTHON_DOCS,
+    django_setup,
+    machine,
+    process_tree_peak_rss_mb,
+    workers,
+)
 
 
 def main() -> None:
@@ -64,9 +71,11 @@ def main() -> None:
     ready = counts.get(DocumentStatus.READY, 0)
     failed = Document.objects.filter(pk__in=report.queued, status=DocumentStatus.FAILED)
     chunks = Chunk.objects.filter(document_id__in=report.queued).count()
-    print(f"pipeline (Celery, {args.concurrency} worker processes): {len(report.queued)} pages in {wall:.1f} s: "
-          f"{ready} ready, {failed.count()} failed; {chunks} chunks; {len(report.queued) / wall:.2f} pages/s, "
-          f"{chunks / wall:.1f} chunks/s; worker peak RSS {peak:.0f} MB (all processes)")
+    print(
+        f"pipeline (Celery, {args.concurrency} worker processes): {len(report.queued)} pages in {wall:.1f} s: "
+        f"{ready} ready, {failed.count()} failed; {chunks} chunks; {len(report.queued) / wall:.2f} pages/s, "
+        f"{chunks / wall:.1f} chunks/s; worker peak RSS {peak:.0f} MB (all processes)"
+    )
     for document in failed:
         print(f"  failed {document.source_name}: {document.error}")
 
@@ -86,8 +95,10 @@ def main() -> None:
         baseline_chunks += len(drafts)
     base = time.perf_counter() - started
     base_rate = len(sample) / base
-    print(f"baseline (in-process, 1 thread, no Celery/DB, {len(sample)}-page sample): {base_rate:.2f} pages/s, "
-          f"{baseline_chunks / base:.1f} chunks/s")
+    print(
+        f"baseline (in-process, 1 thread, no Celery/DB, {len(sample)}-page sample): {base_rate:.2f} pages/s, "
+        f"{baseline_chunks / base:.1f} chunks/s"
+    )
     print(f"ratio pipeline/baseline pages/s: {len(report.queued) / wall / base_rate:.2f}x")
 
 

@@ -49,7 +49,10 @@ def vector_ids(question: str, user, exact: bool, embedder) -> list[int]:  # noqa
     from ingestion.selectors.search import SearchMode, chunk_search
 
     with override_settings(RETRIEVAL_EXACT_SCAN_MAX_ROWS=10**9 if exact else 0):
-        return [r.chunk_id for r in chunk_search(question=question, user=user, k=10, mode=SearchMode.VECTOR, embedder=embedder)]
+        return [
+            r.chunk_id
+            for r in chunk_search(question=question, user=user, k=10, mode=SearchMode.VECTOR, embedder=embedder)
+        ]
 
 
 def recall_at_10(qs: list[str], user, embedder) -> float:  # noqa: ANN001
@@ -80,11 +83,19 @@ def phase(label: str, qs: list[str], user, embedder) -> dict[str, float]:  # noq
     recall = recall_at_10(qs, user, embedder)
     print(f"[{label}] hybrid search (embedding included): {summary_ms(latencies)}; vector strategy {strategies}")
     print(f"[{label}]   of which query embedding: {summary_ms(embed_ms)}")
-    print(f"[{label}] vector leg alone: HNSW {summary_ms(hnsw)} vs exact scan {summary_ms(exact)}; "
-          f"p95 ratio exact/HNSW {percentile(exact, 95) / percentile(hnsw, 95):.2f}x")
-    print(f"[{label}] rows per query: min {min(rows)}, mean {sum(rows) / len(rows):.1f}; HNSW recall@10 vs exact {recall:.3f}")
-    return {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95), "recall_at_10": recall,
-            "min_rows": min(rows)}
+    print(
+        f"[{label}] vector leg alone: HNSW {summary_ms(hnsw)} vs exact scan {summary_ms(exact)}; "
+        f"p95 ratio exact/HNSW {percentile(exact, 95) / percentile(hnsw, 95):.2f}x"
+    )
+    print(
+        f"[{label}] rows per query: min {min(rows)}, mean {sum(rows) / len(rows):.1f}; HNSW recall@10 vs exact {recall:.3f}"
+    )
+    return {
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "recall_at_10": recall,
+        "min_rows": min(rows),
+    }
 
 
 def plain_filtered_hnsw_rows(qs: list[str], collection_id: int, embedder) -> list[int]:  # noqa: ANN001
@@ -122,15 +133,22 @@ def add_synthetic(target_rows: int) -> None:
     for name, rows in ((ONE_PERCENT, one_percent), (SYNTHETIC, need - one_percent)):
         collection, _ = Collection.objects.get_or_create(name=name, defaults={"slug": name.lower().replace(" ", "-")})
         document = Document.objects.create(
-            collection=collection, title=name, source_name=f"{collection.slug}.txt", content_hash=f"synthetic-{name}",
-            status=DocumentStatus.READY, is_current=True, chunk_count=rows,
+            collection=collection,
+            title=name,
+            source_name=f"{collection.slug}.txt",
+            content_hash=f"synthetic-{name}",
+            status=DocumentStatus.READY,
+            is_current=True,
+            chunk_count=rows,
         )
         batch = []
         for i in range(rows):
             text, vector = real[int(rng.integers(len(real)))]
             noisy = np.asarray(vector) + rng.normal(0, 0.03, size=384)
             noisy /= np.linalg.norm(noisy)
-            batch.append(Chunk(document=document, collection=collection, ordinal=i, text=text, embedding=noisy.tolist()))
+            batch.append(
+                Chunk(document=document, collection=collection, ordinal=i, text=text, embedding=noisy.tolist())
+            )
             if len(batch) == 2000:
                 Chunk.objects.bulk_create(batch)
                 batch = []
@@ -191,8 +209,10 @@ def main() -> None:
     small.reader_users.add(small_reader)
     results["one_percent"] = phase("1% reader", qs, small_reader, embedder)
     naive = plain_filtered_hnsw_rows(qs, small.pk, embedder)
-    print(f"[1% reader] baseline, plain filtered HNSW (ef_search 40): rows per query min {min(naive)}, "
-          f"mean {sum(naive) / len(naive):.1f}, queries with fewer than 10: {sum(1 for n in naive if n < 10)}/{len(naive)}")
+    print(
+        f"[1% reader] baseline, plain filtered HNSW (ef_search 40): rows per query min {min(naive)}, "
+        f"mean {sum(naive) / len(naive):.1f}, queries with fewer than 10: {sum(1 for n in naive if n < 10)}/{len(naive)}"
+    )
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / "retrieval_latency.json").write_text(json.dumps(results, indent=2))

@@ -95,8 +95,10 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for mode in (SearchMode.VECTOR, SearchMode.FULLTEXT, SearchMode.HYBRID):
         ranked = [
-            [normalise(r.source_name) for r in chunk_search(question=item["question"], user=user, k=10, mode=mode,
-                                                            embedder=embedder)]
+            [
+                normalise(r.source_name)
+                for r in chunk_search(question=item["question"], user=user, k=10, mode=mode, embedder=embedder)
+            ]
             for item in items
         ]
         results[f"verity {mode.value}"] = score(ranked, gold)
@@ -104,10 +106,14 @@ def main() -> None:
         print(f"verity {mode.value:<8} {results[f'verity {mode.value}']}  misses@5: {', '.join(misses) or 'none'}")
     ranked, build = llama_index_baseline(items, embedder)
     results["llama-index baseline"] = score(ranked, gold)
-    print(f"llama-index VectorStoreIndex (default chunking; index built in {build:.0f} s) {results['llama-index baseline']}")
+    print(
+        f"llama-index VectorStoreIndex (default chunking; index built in {build:.0f} s) {results['llama-index baseline']}"
+    )
     hybrid, base = results["verity hybrid"], results["llama-index baseline"]
-    print(f"items: {len(items)} answerable; hybrid/baseline hit@5 ratio {hybrid['hit@5'] / max(base['hit@5'], 1e-9):.2f}, "
-          f"MRR ratio {hybrid['mrr@10'] / max(base['mrr@10'], 1e-9):.2f}")
+    print(
+        f"items: {len(items)} answerable; hybrid/baseline hit@5 ratio {hybrid['hit@5'] / max(base['hit@5'], 1e-9):.2f}, "
+        f"MRR ratio {hybrid['mrr@10'] / max(base['mrr@10'], 1e-9):.2f}"
+    )
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / "retrieval_quality.json").write_text(json.dumps(results, indent=2))

@@ -16,5 +16,6 @@ urlpatterns = [
     path("documents/", include("ingestion.urls")),
     path("api/", include("core.api_urls")),
     path("api/", include("ingestion.api_urls")),
+    path("api/", include("qa.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

@@ -23,4 +23,4 @@ class RetrievedChunk:
 
     @property
     def section(self) -> str:
-        return " > ".join(self.heading_path[1:] if len(self.heading_path) > 1 else self.heading_path)
+        return " > ".join(h for h in self.heading_path if h != self.title)

@@ -100,8 +100,11 @@ class Chunk(models.Model):
     char_start = models.PositiveIntegerField(default=0)
     char_end = models.PositiveIntegerField(default=0)
     embedding = VectorField(dimensions=384)
+    # Headings weigh more than body text (weight A vs B): a question naming functools.lru_cache
+    # should rank the chunk under that API entry first.
     search_vector = models.GeneratedField(
-        expression=SearchVector("text", config="english"),
+        expression=SearchVector("heading_path", weight="A", config="english")
+        + SearchVector("text", weight="B", config="english"),
         output_field=SearchVectorField(),
         db_persist=True,
     )

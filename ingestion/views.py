@@ -6,14 +6,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import UserPassesTestMixin
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from core.errors import ApplicationError
 from core.selectors.roles import user_roles
 from ingestion.models import Document
-from ingestion.selectors.collections import collection_list_uploadable, document_list_readable
+from ingestion.selectors.collections import collection_list_uploadable, document_get_readable, document_list_readable
 from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search
 from ingestion.services.documents import document_delete, document_status_payload, document_upload
 
@@ -109,3 +109,24 @@ class RetrievalTesterView(UserPassesTestMixin, View):
                 "trace": trace,
             },
         )
+
+
+class DocumentFileView(View):
+    """The original file, for readers of its collection only."""
+
+    def get(self, request: HttpRequest, document_id: int) -> FileResponse:
+        document = document_get_readable(user=request.user, document_id=document_id)
+        if document is None or not document.file:
+            raise Http404("No such document.")
+        content_type = {
+            "pdf": "application/pdf",
+            "html": "text/plain; charset=utf-8",
+            "markdown": "text/plain; charset=utf-8",
+            "text": "text/plain; charset=utf-8",
+        }.get(document.file_format, "application/octet-stream")
+        # HTML is served as text: an uploaded page must never run script on Verity's origin.
+        response = FileResponse(document.file.open("rb"), content_type=content_type)
+        response["Content-Disposition"] = f'inline; filename="{document.source_name.rsplit("/", 1)[-1]}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox"
+        return response

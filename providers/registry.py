@@ -9,6 +9,7 @@ from enum import StrEnum
 from django.conf import settings
 
 from providers.embeddings.base import EmbeddingProvider
+from providers.llm.base import LLMProvider
 
 
 class EmbeddingProviderName(StrEnum):
@@ -66,3 +67,31 @@ def providers_status() -> tuple[bool, str]:
         return False, "; ".join(problems)
     chain = " -> ".join(dict.fromkeys([settings.LLM_PROVIDER, *settings.LLM_FALLBACK_CHAIN]))
     return True, f"embeddings {settings.EMBEDDING_MODEL}; llm {chain}"
+
+
+def llm_provider_build(name: str, *, embedder: EmbeddingProvider | None = None) -> LLMProvider:
+    provider = LLMProviderName(name)
+    if provider is LLMProviderName.EXTRACTIVE:
+        from providers.llm.extractive import ExtractiveProvider
+
+        return ExtractiveProvider(
+            embedder=embedder or embedding_provider_default(), min_score=settings.QA_EXTRACTIVE_MIN_SCORE
+        )
+    if provider is LLMProviderName.OPENAI_COMPATIBLE:
+        from providers.llm.openai_compatible import OpenAICompatibleProvider
+
+        return OpenAICompatibleProvider(
+            base_url=settings.OPENAI_BASE_URL,
+            model_id=settings.OPENAI_MODEL,
+            api_key=settings.OPENAI_API_KEY,
+            timeout_s=settings.OPENAI_TIMEOUT_SECONDS,
+        )
+    from providers.llm.llama_cpp import LlamaCppProvider
+
+    return LlamaCppProvider(model_path=settings.LLAMA_CPP_MODEL_PATH)
+
+
+def llm_chain_default(*, embedder: EmbeddingProvider | None = None) -> list[LLMProvider]:
+    """The configured primary provider, then the fallback chain (each once)."""
+    names = list(dict.fromkeys([settings.LLM_PROVIDER, *settings.LLM_FALLBACK_CHAIN]))
+    return [llm_provider_build(name, embedder=embedder) for name in names]

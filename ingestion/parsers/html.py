@@ -81,9 +81,10 @@ def parse_html(data: bytes, *, limits: ParseLimits, fallback_title: str) -> Pars
     for node in main.descendants:
         if isinstance(node, Tag):
             level = HEADINGS.get(node.name)
-            if level is None and node.name == "dt" and "sig" in (node.get("class") or []):
-                # A Sphinx API entry (function, class, attribute): a sub-heading of its section,
-                # and its signature stays in the text too (defaults like maxsize=128 live there).
+            if level is None and node.name == "dt" and ("sig" in (node.get("class") or []) or node.get("id")):
+                # An anchored definition-list entry (a Sphinx API signature, a glossary term, a
+                # command-line option): a sub-heading of its section, and its text stays in the
+                # body too (defaults like maxsize=128 live in the signature).
                 flush()
                 while path and path[-1][0] >= API_ENTRY_LEVEL:
                     path.pop()

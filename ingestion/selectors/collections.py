@@ -44,3 +44,12 @@ def collection_list_uploadable(*, user: User | AnonymousUser) -> QuerySet[Collec
 
 def document_get_readable(*, user: User | AnonymousUser, document_id: int) -> Document | None:
     return document_list_readable(user=user).filter(pk=document_id).first()
+
+
+def document_chunks_readable(*, user: User | AnonymousUser, document_id: int) -> list[tuple[int, str, int | None]]:
+    """(chunk id, text, page) of a document the user may read, in reading order; [] otherwise."""
+    from ingestion.models import Chunk
+
+    if document_get_readable(user=user, document_id=document_id) is None:
+        return []
+    return list(Chunk.objects.filter(document_id=document_id).order_by("ordinal").values_list("pk", "text", "page"))

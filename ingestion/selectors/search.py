@@ -28,6 +28,8 @@ from providers.embeddings.base import EmbeddingProvider
 from providers.registry import embedding_provider_default
 
 _WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_]|[A-Za-z0-9]")
+# Identifiers and numbers: a dot or underscore inside, a digit, or an inner capital (CamelCase, ALLCAPS).
+_TECHNICAL = re.compile(r"[._]|\d|[a-z][A-Z]|^[A-Z]{2,}$")
 
 
 class SearchMode(StrEnum):
@@ -117,10 +119,17 @@ def chunk_ids_by_vector(
 
 
 def fulltext_query_of(question: str) -> str:
-    """websearch_to_tsquery input that ORs the question's words: a question rarely contains
-    every word of the passage that answers it, so AND would find nothing."""
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(question)))[:32]
-    return " or ".join(words)
+    """websearch_to_tsquery input for a question.
+
+    Technical tokens (identifiers such as ``functools.lru_cache``, ``__slots__``, ``PYTHONHASHSEED``,
+    numbers) are what full-text search finds better than embeddings; when the question has
+    some, the leg searches for them alone. Otherwise it ORs the question's words: a question
+    rarely contains every word of the passage that answers it, so AND would find nothing.
+    """
+    words = list(dict.fromkeys(w for w in _WORD.findall(question)))[:32]
+    technical = [w for w in words if _TECHNICAL.search(w)]
+    chosen = technical or words
+    return " or ".join(w.lower() for w in chosen)
 
 
 def chunk_ids_by_fulltext(*, question: str, collection_ids: list[int], limit: int) -> list[tuple[int, float]]:
@@ -137,12 +146,44 @@ def chunk_ids_by_fulltext(*, question: str, collection_ids: list[int], limit: in
         return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
 
 
-def reciprocal_rank_fusion(rankings: list[list[int]], *, k: int = 60) -> list[tuple[int, float]]:
+def reciprocal_rank_fusion(
+    rankings: list[list[int]], *, k: int = 60, weights: list[float] | None = None
+) -> list[tuple[int, float]]:
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for index, ranking in enumerate(rankings):
+        weight = weights[index] if weights else 1.0
         for rank, chunk_id in enumerate(ranking, start=1):
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (k + rank)
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _document_of(chunk_ids: list[int]) -> dict[int, int]:
+    if not chunk_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, document_id FROM ingestion_chunk WHERE id = ANY(%s)", [chunk_ids])
+        return {int(row[0]): int(row[1]) for row in cursor.fetchall()}
+
+
+def _cap_per_document(fused: list[tuple[int, float]], *, k: int, cap: int) -> list[tuple[int, float]]:
+    """Keep at most ``cap`` chunks of one document in the top k (then fill with the rest), so
+    that one long page cannot push every other source out of the answer's context."""
+    if cap <= 0:
+        return fused[:k]
+    documents = _document_of([cid for cid, _ in fused])
+    kept: list[tuple[int, float]] = []
+    overflow: list[tuple[int, float]] = []
+    per_document: dict[int, int] = {}
+    for chunk_id, score in fused:
+        document_id = documents.get(chunk_id, -chunk_id)
+        if per_document.get(document_id, 0) < cap:
+            per_document[document_id] = per_document.get(document_id, 0) + 1
+            kept.append((chunk_id, score))
+        else:
+            overflow.append((chunk_id, score))
+        if len(kept) == k:
+            break
+    return (kept + overflow)[:k]
 
 
 def _hydrate(ids: list[int]) -> dict[int, tuple]:
@@ -199,8 +240,11 @@ def chunk_search(
     vector_info = {cid: (rank, dist) for rank, (cid, dist) in enumerate(vector_rows, start=1)}
     text_info = {cid: (rank, score) for rank, (cid, score) in enumerate(text_rows, start=1)}
     fused = reciprocal_rank_fusion(
-        [[cid for cid, _ in vector_rows], [cid for cid, _ in text_rows]], k=settings.RETRIEVAL_RRF_K
-    )[:k]
+        [[cid for cid, _ in vector_rows], [cid for cid, _ in text_rows]],
+        k=settings.RETRIEVAL_RRF_K,
+        weights=[1.0, settings.RETRIEVAL_FULLTEXT_WEIGHT],
+    )
+    fused = _cap_per_document(fused, k=k, cap=settings.RETRIEVAL_MAX_CHUNKS_PER_DOCUMENT)
     rows = _hydrate([cid for cid, _ in fused])
     results = []
     for chunk_id, score in fused:

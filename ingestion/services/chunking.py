@@ -69,7 +69,7 @@ def _merge_small_sections(parsed: ParsedDocument) -> list[tuple[tuple[str, ...],
                 merged[-1] = (
                     path,
                     page,
-                    f"{text}\n\n{heading}\n{section.text}" if heading else f"{text}\n\n{section.text}",
+                    f"{text}\n\n{heading}\n\n{section.text}" if heading else f"{text}\n\n{section.text}",
                 )
                 continue
         merged.append((section.heading_path, section.page, section.text))

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 def _document():  # noqa: ANN202
     collection = collection_create(name="Tasks")
-    return document_create_from_bytes(collection=collection, data=b"# T\n\ntext", source_name="t.md", enqueue=False).document
+    return document_create_from_bytes(
+        collection=collection, data=b"# T\n\ntext", source_name="t.md", enqueue=False
+    ).document
 
 
 def test_transient_error_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +62,9 @@ def test_retries_exhausted_records_the_reason(monkeypatch: pytest.MonkeyPatch) -
 
 def test_permanent_error_fails_at_once_without_retry(monkeypatch: pytest.MonkeyPatch) -> None:
     collection = collection_create(name="Corrupt")
-    document = document_create_from_bytes(collection=collection, data=b"PK\x03\x04junk", source_name="x.docx", enqueue=False).document
+    document = document_create_from_bytes(
+        collection=collection, data=b"PK\x03\x04junk", source_name="x.docx", enqueue=False
+    ).document
     retries: list[object] = []
     monkeypatch.setattr(process_document, "retry", lambda *a, **k: retries.append(k))
     result = process_document.apply(args=[document.pk]).get()

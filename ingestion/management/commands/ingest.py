@@ -20,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="wait until every document is ready or failed")
         parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait at most (with --wait)")
         parser.add_argument("--user", help="record this username as the uploader")
-        parser.add_argument("--glob", default="*", help='only files matching this pattern inside folders, e.g. "*.html"')
+        parser.add_argument(
+            "--glob", default="*", help='only files matching this pattern inside folders, e.g. "*.html"'
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         missing = [str(p) for p in options["paths"] if not p.exists()]

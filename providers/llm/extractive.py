@@ -1,0 +1,143 @@
+"""The built-in provider: it needs no model weights and no network. It answers with the
+retrieved passages' sentences that best answer the question, quoted, each followed by its
+citation, so it is grounded by construction; it declines when no sentence is good enough."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from providers.embeddings.base import EmbeddingProvider
+from providers.llm.base import LLMDeclined, LLMProvider, LLMRequest, StreamStats, approx_tokens
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9@_`])|\n{2,}")
+_WORDS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*")
+_STOP = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "to",
+    "in",
+    "on",
+    "for",
+    "and",
+    "or",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "with",
+    "as",
+    "by",
+    "at",
+    "from",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "how",
+    "why",
+    "when",
+    "where",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "i",
+    "my",
+    "me",
+    "you",
+    "your",
+    "we",
+    "our",
+    "use",
+    "used",
+    "using",
+    "get",
+    "there",
+    "their",
+    "they",
+    "them",
+    "than",
+    "then",
+    "so",
+    "if",
+    "not",
+    "no",
+    "yes",
+    "into",
+    "about",
+}
+
+
+def _terms(text: str) -> set[str]:
+    return {w.lower().strip(".") for w in _WORDS.findall(text)} - _STOP
+
+
+class ExtractiveProvider(LLMProvider):
+    name = "extractive"
+    model_id = "verity-extractive-1"
+    external = False
+
+    def __init__(
+        self, *, embedder: EmbeddingProvider, max_sentences: int = 3, min_score: float = 0.45, word_delay_s: float = 0.0
+    ) -> None:
+        self.embedder = embedder
+        self.max_sentences = max_sentences
+        self.min_score = min_score
+        # A small delay between words only shapes how the stream looks; 0 by default.
+        self.word_delay_s = word_delay_s
+
+    def _stream(self, request: LLMRequest, stats: StreamStats) -> Iterator[str]:
+        candidates: list[tuple[int, str]] = []
+        for passage in request.passages:
+            for sentence in _SENTENCE.split(passage.text):
+                sentence = " ".join(sentence.split())
+                if 25 <= len(sentence) <= 600:
+                    candidates.append((passage.n, sentence))
+        stats.tokens_in = approx_tokens(request.question) + sum(approx_tokens(s) for _, s in candidates)
+        if not candidates:
+            raise LLMDeclined("no sentence in the passages")
+        vectors = np.asarray(self.embedder.embed_texts([request.question] + [s for _, s in candidates]))
+        similarity = vectors[1:] @ vectors[0]
+        question_terms = _terms(request.question)
+        scored = []
+        for (n, sentence), sim in zip(candidates, similarity, strict=True):
+            overlap = len(question_terms & _terms(sentence)) / max(1, len(question_terms))
+            scored.append((0.7 * float(sim) + 0.3 * overlap, n, sentence))
+        scored.sort(key=lambda item: -item[0])
+        best = scored[0][0]
+        stats.extra["best_sentence_score"] = round(best, 3)
+        if best < self.min_score:
+            raise LLMDeclined(f"best sentence scored {best:.2f} < {self.min_score}")
+        # Keep sentences close to the best one, at most max_sentences, in passage order.
+        chosen = [item for item in scored[: self.max_sentences] if item[0] >= max(self.min_score, best - 0.15)]
+        chosen.sort(key=lambda item: (item[1], request.passages[item[1] - 1].text.find(item[2][:40])))
+        words_out = 0
+        for index, (_, n, sentence) in enumerate(chosen):
+            text = sentence if sentence.endswith((".", "!", "?", ":")) else sentence + "."
+            for word in text.split(" "):
+                words_out += 1
+                yield ("" if words_out == 1 else " ") + word
+                if self.word_delay_s:
+                    time.sleep(self.word_delay_s)
+            yield f" [{n}]"
+            if index < len(chosen) - 1:
+                yield "\n\n"
+        stats.tokens_out = approx_tokens(" ".join(s for _, _, s in chosen))

@@ -1,0 +1,110 @@
+"""The chat websocket. The consumer only adapts: it validates and records the question through
+a service, queues generation in Celery, and forwards the pipeline's events as escaped HTML
+fragments (htmx out-of-band swaps). Generation never runs inside its receive loop."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+from django.utils.html import escape
+
+from core.errors import ApplicationError
+from qa.selectors import answers_in_progress, conversation_get
+from qa.services.answering import answer_create, answer_group
+
+
+def _enqueue(answer_id: int) -> None:
+    from qa.tasks import generate_answer
+
+    generate_answer.delay(answer_id)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    conversation_id: int | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.user = user
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        requested = (query.get("conversation") or [""])[0]
+        if requested.isdigit():
+            conversation = await database_sync_to_async(conversation_get)(user=user, conversation_id=int(requested))
+            if conversation is not None:
+                self.conversation_id = conversation.pk
+        await self.accept()
+        if self.conversation_id:
+            # Coming back to a conversation whose answer is still being written: follow it.
+            for answer_id in await database_sync_to_async(answers_in_progress)(conversation_id=self.conversation_id):
+                await self.channel_layer.group_add(answer_group(answer_id), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            data = json.loads(text_data or "{}")
+        except json.JSONDecodeError:
+            return
+        question = str(data.get("question", ""))
+        try:
+            answer = await database_sync_to_async(answer_create)(
+                user=self.user, question=question, conversation_id=self.conversation_id
+            )
+        except ApplicationError as exc:
+            await self.send(
+                text_data=f'<div id="chat-error" hx-swap-oob="true" role="alert" class="error">{escape(exc.message)}</div>'
+            )
+            return
+        self.conversation_id = answer.conversation_id
+        await self.channel_layer.group_add(answer_group(answer.pk), self.channel_name)
+        html = render_to_string("qa/_exchange.html", {"answer": answer, "oob": True})
+        await self.send(
+            text_data=html + '<div id="chat-error" hx-swap-oob="true"></div>'
+            f'<input type="hidden" id="conversation-id" name="conversation" value="{answer.conversation_id}" hx-swap-oob="true">'
+        )
+        await sync_to_async(_enqueue)(answer.pk)
+
+    async def disconnect(self, code: Any) -> None:
+        return None  # the answer goes on in its Celery task and is stored
+
+    # ------------------------------------------------------------------ pipeline events
+    async def qa_status(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=(
+            f'<div id="answer-{event["answer_id"]}-status" class="answer-status" hx-swap-oob="true">'
+            f'<span class="spinner" aria-hidden="true"></span>{escape(event["message"])}</div>'
+        ))  # fmt: skip
+
+    async def qa_sources(self, event: dict[str, Any]) -> None:
+        html = render_to_string(
+            "qa/_sources.html", {"answer_id": event["answer_id"], "sources": event["sources"], "oob": True}
+        )
+        await self.send(text_data=html)
+
+    async def qa_token(self, event: dict[str, Any]) -> None:
+        await self.send(
+            text_data=f'<span hx-swap-oob="beforeend:#answer-{event["answer_id"]}-text">{escape(event["text"])}</span>'
+        )
+
+    async def qa_reset(self, event: dict[str, Any]) -> None:
+        answer_id = event["answer_id"]
+        await self.send(text_data=(
+            f'<div id="answer-{answer_id}-text" class="answer-text streaming" hx-swap-oob="true"></div>'
+            f'<div id="answer-{answer_id}-status" class="answer-status" hx-swap-oob="true">{escape(event["message"])}</div>'
+        ))  # fmt: skip
+
+    async def qa_final(self, event: dict[str, Any]) -> None:
+        html = render_to_string("qa/_answer.html", {"a": event, "oob": True})
+        await self.send(text_data=html)
+        await self.channel_layer.group_discard(answer_group(event["answer_id"]), self.channel_name)
+
+    async def qa_failed(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=(
+            f'<div id="answer-{event["answer_id"]}-status" class="answer-status error" hx-swap-oob="true" role="alert">'
+            f'{escape(event["message"])}</div>'
+        ))  # fmt: skip

@@ -1,0 +1,111 @@
+"""Stage 5: the model gateway, the only path to any language model.
+
+Every call records an Interaction: provider, pinned model id, the exact prompt sent, the
+response received, tokens in and out, time to first token, total time, and the error if any.
+Providers are tried in the order of the chain; a provider that fails (timeout, HTTP error, bad
+key, malformed stream, or any bug) hands over to the next one. A decline is an answer, not a
+failure: it ends the chain."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from providers.llm.base import LLMDeclined, LLMError, LLMProvider, LLMRequest, StreamStats
+from qa.models import Interaction
+
+logger = logging.getLogger(__name__)
+
+
+class GatewayFailed(Exception):
+    """Every provider of the chain failed."""
+
+
+@dataclass
+class GatewayResult:
+    text: str
+    provider: str
+    model: str
+    fallback_used: bool
+    declined: bool = False
+    decline_reason: str = ""
+    first_token_ms: float | None = None
+    model_first_token_ms: float | None = None
+    interaction_ids: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def gateway_stream(
+    *,
+    request: LLMRequest,
+    providers: list[LLMProvider],
+    answer_id: int | None,
+    on_token: Callable[[str], None],
+    on_reset: Callable[[str], None] | None = None,
+) -> GatewayResult:
+    errors: list[str] = []
+    interaction_ids: list[int] = []
+    for index, provider in enumerate(providers):
+        started = time.perf_counter()
+        stats = StreamStats()
+        pieces: list[str] = []
+        first_token_ms: float | None = None
+        outcome, error = "ok", ""
+        try:
+            for piece in provider.stream(request, stats):
+                if first_token_ms is None:
+                    first_token_ms = (time.perf_counter() - started) * 1000
+                pieces.append(piece)
+                on_token(piece)
+        except LLMDeclined as exc:
+            outcome, error = "declined", str(exc)
+        except LLMError as exc:
+            outcome, error = "error", str(exc)
+        except Exception as exc:  # noqa: BLE001 - a provider bug must fall back, not break the answer
+            logger.exception("gateway.provider_crashed provider=%s", provider.name)
+            outcome, error = "error", f"{type(exc).__name__}: {exc}"
+        total_ms = (time.perf_counter() - started) * 1000
+        interaction = Interaction.objects.create(
+            answer_id=answer_id,
+            provider=provider.name,
+            model=provider.model_id,
+            prompt={
+                "messages": request.messages,
+                "max_output_tokens": request.max_output_tokens,
+                "temperature": request.temperature,
+            },
+            response="".join(pieces),
+            tokens_in=stats.tokens_in,
+            tokens_out=stats.tokens_out,
+            first_token_ms=first_token_ms,
+            total_ms=total_ms,
+            outcome=outcome,
+            error=error,
+        )
+        interaction_ids.append(interaction.pk)
+        logger.info(
+            "gateway.call provider=%s model=%s outcome=%s ttft_ms=%s total_ms=%.0f",
+            provider.name,
+            provider.model_id,
+            outcome,
+            first_token_ms,
+            total_ms,
+        )
+        if outcome in ("ok", "declined"):
+            return GatewayResult(
+                text="".join(pieces) if outcome == "ok" else "",
+                provider=provider.name,
+                model=provider.model_id,
+                fallback_used=index > 0,
+                declined=outcome == "declined",
+                decline_reason=error,
+                model_first_token_ms=first_token_ms,
+                interaction_ids=interaction_ids,
+                errors=errors,
+            )
+        errors.append(f"{provider.name}: {error}")
+        if pieces and on_reset is not None:
+            on_reset(f"{provider.name} failed mid-answer ({error}); trying the next model")
+    raise GatewayFailed("; ".join(errors) or "no provider configured")
