@@ -124,13 +124,13 @@ class ConversationListApi(APIView):
         title = serializers.CharField()
         updated_at = serializers.DateTimeField()
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @extend_schema(operation_id="conversation_list", responses=OutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(self.OutputSerializer(conversation_list(user=request.user)[:200], many=True).data)
 
 
 class ConversationDetailApi(APIView):
-    @extend_schema(responses=AnswerSerializer(many=True))
+    @extend_schema(operation_id="conversation_detail", responses=AnswerSerializer(many=True))
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = conversation_get(user=request.user, conversation_id=conversation_id)
         if conversation is None:

@@ -105,3 +105,13 @@ def test_bootstrap_creates_roles_accounts_and_demo_corpus_once(settings, capsys)
     assert client.login(username="demo", password="demo-pass-123")
     page = client.get("/documents/")
     assert b"Travel and Expense Policy" in page.content
+
+
+def test_browsable_api_docs_are_served_without_a_cdn(client: Client) -> None:
+    user_create(username="alice")
+    client.login(username="alice", password=PASSWORD)
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "swagger-ui" in html and "/static/drf_spectacular_sidecar/" in html
+    assert "cdn.jsdelivr" not in html and "unpkg" not in html

@@ -1,0 +1,98 @@
+"""A simulated OpenAI-compatible chat endpoint for benchmarks: configurable first-token latency
+and tokens per second. It answers from the prompt it receives (the first sentence of each of
+the first two passages, cited), so its answers are grounded; ``hallucinate`` adds an invented
+sentence with a number that is in no passage.
+
+    .venv/bin/python bench/sim_openai.py --port 8011 --first-token-ms 300 --tokens-per-second 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PASSAGE = re.compile(r"^\[(\d+)\] [^\n]*\n(.+?)(?=\n\n\[\d+\] |\n\nQuestion: )", re.S | re.M)
+
+
+def answer_from_prompt(prompt: str, hallucinate: bool) -> str:
+    parts = []
+    for n, text in PASSAGE.findall(prompt)[:2]:
+        sentence = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
+        parts.append(f"{sentence} [{n}]")
+    if hallucinate:
+        parts.append("This limit was raised to 7,919 in a later release [1].")
+    return " ".join(parts) or "The documents do not cover this."
+
+
+class Simulator:
+    def __init__(
+        self, *, port: int = 0, first_token_ms: float = 300, tokens_per_second: float = 50, hallucinate: bool = False
+    ) -> None:
+        sim = self
+        self.first_token_ms = first_token_ms
+        self.tokens_per_second = tokens_per_second
+        self.hallucinate = hallucinate
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
+                words = answer_from_prompt(prompt, sim.hallucinate).split(" ")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                time.sleep(sim.first_token_ms / 1000)
+                for index, word in enumerate(words):
+                    piece = ("" if index == 0 else " ") + word
+                    chunk = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                    if index < len(words) - 1 and sim.tokens_per_second:
+                        time.sleep(1 / sim.tokens_per_second)
+                usage = {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(words)}
+                done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage}
+                self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
+                self.wfile.flush()
+                self.close_connection = True
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def start(self) -> Simulator:
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8011)
+    parser.add_argument("--first-token-ms", type=float, default=300)
+    parser.add_argument("--tokens-per-second", type=float, default=50)
+    parser.add_argument("--hallucinate", action="store_true")
+    args = parser.parse_args()
+    sim = Simulator(
+        port=args.port,
+        first_token_ms=args.first_token_ms,
+        tokens_per_second=args.tokens_per_second,
+        hallucinate=args.hallucinate,
+    )
+    print(f"simulated OpenAI-compatible endpoint at {sim.url}", flush=True)
+    sim.httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
