@@ -292,6 +292,11 @@ RETRIEVAL_HNSW_EF_SEARCH = env_int("RETRIEVAL_HNSW_EF_SEARCH", 200)
 # The full-text leg gives up after this long (then the vector leg answers alone). At 100,000
 # chunks its p50 is 4 ms but OR-queries of common words took up to 355 ms.
 RETRIEVAL_FULLTEXT_TIMEOUT_MS = env_int("RETRIEVAL_FULLTEXT_TIMEOUT_MS", 40)
+# A question without identifiers searches its longest words only (an OR of every word matched
+# most of the index).
+RETRIEVAL_FULLTEXT_MAX_WORDS = env_int("RETRIEVAL_FULLTEXT_MAX_WORDS", 4)
+# ...and words whose lexemes occur in more than this share of chunks are left out.
+RETRIEVAL_FULLTEXT_MAX_TERM_SHARE = env_float("RETRIEVAL_FULLTEXT_MAX_TERM_SHARE", 0.01)
 
 # --------------------------------------------------------------------------- answers
 QA_MAX_QUESTION_CHARS = env_int("QA_MAX_QUESTION_CHARS", 4000)

@@ -119,17 +119,52 @@ def chunk_ids_by_vector(
         return rows
 
 
-def fulltext_query_of(question: str) -> str:
-    """websearch_to_tsquery input for a question.
+_COMMON_LEXEMES: dict[str, object] = {"at": -1e9, "freqs": {}}
 
-    Technical tokens (identifiers such as ``functools.lru_cache``, ``__slots__``, ``PYTHONHASHSEED``,
-    numbers) are what full-text search finds better than embeddings; when the question has
-    some, the leg searches for them alone. Otherwise it ORs the question's words: a question
-    rarely contains every word of the passage that answers it, so AND would find nothing.
+
+def common_lexemes() -> dict[str, float]:
+    """Lexeme -> share of chunks containing it, for the most common lexemes, from PostgreSQL's
+    own statistics of the tsvector column (pg_stats.most_common_elems, refreshed by ANALYZE and
+    autovacuum). Cached for five minutes per process."""
+    now = time.monotonic()
+    if now - float(_COMMON_LEXEMES["at"]) < 300:  # type: ignore[arg-type]
+        return _COMMON_LEXEMES["freqs"]  # type: ignore[return-value]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE tablename = 'ingestion_chunk' AND attname = 'search_vector'"
+        )
+        row = cursor.fetchone()
+    freqs = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+    _COMMON_LEXEMES.update(at=now, freqs=freqs)
+    return freqs
+
+
+def fulltext_query_of(question: str) -> str:
+    """websearch_to_tsquery input for a question ("" skips the leg).
+
+    Only words whose lexemes are not common in the index count (PostgreSQL's statistics tell):
+    an OR of every word matched most of the index and ranking it took up to 355 ms at 100,000
+    chunks, and a question rarely contains every word of its answer, so AND finds nothing.
+    Identifiers among them (``functools.lru_cache``, ``__slots__``, ``PYTHONHASHSEED``, numbers)
+    are what full-text search finds better than embeddings: when there are some, the leg
+    searches for them alone; otherwise for the longest remaining words.
     """
     words = list(dict.fromkeys(w for w in _WORD.findall(question)))[:32]
-    technical = [w for w in words if _TECHNICAL.search(w)]
-    return " or ".join(w.lower() for w in (technical or words))
+    if not words:
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT w, tsvector_to_array(to_tsvector('english', w)) FROM unnest(%s::text[]) AS t(w)",
+            [[w.lower() for w in words]],
+        )
+        lexemes_of = dict(cursor.fetchall())
+    common = common_lexemes()
+    limit = settings.RETRIEVAL_FULLTEXT_MAX_TERM_SHARE
+    telling = [w for w in words if (lx := lexemes_of.get(w.lower())) and all(common.get(x, 0.0) <= limit for x in lx)]
+    technical = [w for w in telling if _TECHNICAL.search(w)]
+    chosen = technical or sorted(telling, key=len, reverse=True)[: settings.RETRIEVAL_FULLTEXT_MAX_WORDS]
+    return " or ".join(w.lower() for w in chosen)
 
 
 def chunk_ids_by_fulltext(
