@@ -132,11 +132,11 @@ def add_synthetic(target_rows: int) -> None:
     from django.db import connection
 
     from ingestion.models import Chunk, Collection, Document, DocumentStatus
+    from ingestion.services.documents import document_delete
 
+    for document in Document.objects.filter(collection__name__in=[SYNTHETIC, ONE_PERCENT]):
+        document_delete(document=document)  # start from the real corpus alone, every run
     existing = Chunk.objects.count()
-    if existing >= target_rows:
-        print(f"synthetic rows already present: {existing} chunks")
-        return
     need = target_rows - existing
     one_percent = target_rows // 100
     real = list(Chunk.objects.filter(collection__name=DOCS_COLLECTION).values_list("text", "embedding")[:20000])

@@ -100,8 +100,8 @@ def celery_worker_for() -> Iterator[object]:
     """Start real Celery workers (solo pool) against a given Redis URL; stopped at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(redis_url: str, database_url: str | None = None) -> subprocess.Popen[bytes]:
-        env = process_env(REDIS_URL=redis_url, **({"DATABASE_URL": database_url} if database_url else {}))
+    def start(redis_url: str, database_url: str | None = None, **extra_env: str) -> subprocess.Popen[bytes]:
+        env = process_env(REDIS_URL=redis_url, **({"DATABASE_URL": database_url} if database_url else {}), **extra_env)
         process = subprocess.Popen(
             [
                 sys.executable,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from ingestion.parsers.base import ParsedDocument, ParseError, ParseLimits, Section
+from ingestion.parsers.base import ParsedDocument, ParseError, ParseLimits, SectionBuilder
 
 
 def _check_archive(data: bytes, limits: ParseLimits) -> None:
@@ -38,20 +38,7 @@ def parse_docx(data: bytes, *, limits: ParseLimits, fallback_title: str) -> Pars
     except Exception as exc:  # noqa: BLE001 - python-docx raises KeyError, ValueError, lxml errors...
         raise ParseError(f"this DOCX file is corrupt and could not be read ({type(exc).__name__})") from exc
     title = (document.core_properties.title or "").strip()
-    sections: list[Section] = []
-    path: list[tuple[int, str]] = []
-    buffer: list[str] = []
-    total = 0
-
-    def flush() -> None:
-        nonlocal total
-        text = "\n".join(line for line in buffer if line.strip()).strip()
-        buffer.clear()
-        if text:
-            total += len(text)
-            if total > limits.max_chars:
-                raise ParseError(f"this document has more than {limits.max_chars:,} characters of text")
-            sections.append(Section(heading_path=tuple(h for _, h in path), text=text))
+    builder = SectionBuilder(limits=limits, join=lambda lines: "\n".join(line for line in lines if line.strip()))
 
     for block in document.iter_inner_content():
         if isinstance(block, Paragraph):
@@ -61,19 +48,16 @@ def parse_docx(data: bytes, *, limits: ParseLimits, fallback_title: str) -> Pars
                 title = title or text
                 continue
             if style.startswith("Heading") and text:
-                flush()
                 try:
                     level = int(style.split()[-1])
                 except ValueError:
                     level = 1
-                while path and path[-1][0] >= level:
-                    path.pop()
-                path.append((level, text))
+                builder.heading(level, text)
                 continue
-            buffer.append(block.text)
+            builder.add(block.text)
         elif isinstance(block, Table):
             for row in block.rows:
                 cells = [cell.text.strip() for cell in row.cells]
-                buffer.append(" | ".join(dict.fromkeys(c for c in cells if c)))
-    flush()
-    return ParsedDocument(title=title or fallback_title, sections=sections)
+                builder.add(" | ".join(dict.fromkeys(c for c in cells if c)))
+    builder.flush()
+    return ParsedDocument(title=title or fallback_title, sections=builder.sections)

@@ -7,7 +7,7 @@ import re
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from ingestion.parsers.base import ParsedDocument, ParseError, ParseLimits, Section
+from ingestion.parsers.base import ParsedDocument, ParseError, ParseLimits, SectionBuilder
 
 API_ENTRY_LEVEL = 7
 HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
@@ -63,20 +63,7 @@ def parse_html(data: bytes, *, limits: ParseLimits, fallback_title: str) -> Pars
     for heading_tag in main.find_all(list(HEADINGS)):
         heading_tag["data-heading"] = heading_tag.get_text(" ", strip=True)
         heading_tag.clear()
-    sections: list[Section] = []
-    path: list[tuple[int, str]] = []
-    buffer: list[str] = []
-    total = 0
-
-    def flush() -> None:
-        nonlocal total
-        text = _clean("".join(buffer))
-        buffer.clear()
-        if text:
-            total += len(text)
-            if total > limits.max_chars:
-                raise ParseError(f"this document has more than {limits.max_chars:,} characters of text")
-            sections.append(Section(heading_path=tuple(h for _, h in path), text=text))
+    builder = SectionBuilder(limits=limits, join=lambda pieces: _clean("".join(pieces)))
 
     for node in main.descendants:
         if isinstance(node, Tag):
@@ -85,22 +72,14 @@ def parse_html(data: bytes, *, limits: ParseLimits, fallback_title: str) -> Pars
                 # An anchored definition-list entry (a Sphinx API signature, a glossary term, a
                 # command-line option): a sub-heading of its section, and its text stays in the
                 # body too (defaults like maxsize=128 live in the signature).
-                flush()
-                while path and path[-1][0] >= API_ENTRY_LEVEL:
-                    path.pop()
-                path.append((API_ENTRY_LEVEL, _SPACES.sub(" ", node.get_text("", strip=True))[:160]))
-                buffer.append("\n")
+                builder.heading(API_ENTRY_LEVEL, _SPACES.sub(" ", node.get_text("", strip=True))[:160])
+                builder.add("\n")
                 continue
             if level is not None:
-                flush()
-                heading = str(node.get("data-heading", ""))
-                while path and path[-1][0] >= level:
-                    path.pop()
-                if heading:
-                    path.append((level, heading))
+                builder.heading(level, str(node.get("data-heading", "")))
             elif node.name in BLOCKS:
-                buffer.append("\n")
+                builder.add("\n")
         elif type(node) is NavigableString:
-            buffer.append(str(node))
-    flush()
-    return ParsedDocument(title=title, sections=sections)
+            builder.add(str(node))
+    builder.flush()
+    return ParsedDocument(title=title, sections=builder.sections)

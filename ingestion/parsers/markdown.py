@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ingestion.parsers.base import ParsedDocument, ParseError, ParseLimits, Section
+from ingestion.parsers.base import ParsedDocument, ParseError, ParseLimits, Section, SectionBuilder
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
@@ -33,34 +33,23 @@ def _check_text(text: str, limits: ParseLimits) -> None:
 def parse_markdown(data: bytes, *, limits: ParseLimits, fallback_title: str) -> ParsedDocument:
     text = decode_text(data)
     _check_text(text, limits)
-    sections: list[Section] = []
-    path: list[tuple[int, str]] = []
-    buffer: list[str] = []
+    builder = SectionBuilder(limits=limits, join="\n".join)
     title = ""
     in_fence = False
-
-    def flush() -> None:
-        body = "\n".join(buffer).strip()
-        buffer.clear()
-        if body:
-            sections.append(Section(heading_path=tuple(h for _, h in path), text=body))
 
     for line in text.splitlines():
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
         match = None if in_fence else _HEADING.match(line)
         if match:
-            flush()
             level, heading = len(match.group(1)), match.group(2).strip()
             if level == 1 and not title:
                 title = heading
-            while path and path[-1][0] >= level:
-                path.pop()
-            path.append((level, heading))
+            builder.heading(level, heading)
         else:
-            buffer.append(line)
-    flush()
-    return ParsedDocument(title=title or fallback_title, sections=sections)
+            builder.add(line)
+    builder.flush()
+    return ParsedDocument(title=title or fallback_title, sections=builder.sections)
 
 
 def parse_text(data: bytes, *, limits: ParseLimits, fallback_title: str) -> ParsedDocument:

@@ -71,3 +71,18 @@ def test_permanent_error_fails_at_once_without_retry(monkeypatch: pytest.MonkeyP
     document.refresh_from_db()
     assert result["status"] == DocumentStatus.FAILED and document.status == DocumentStatus.FAILED
     assert "corrupt" in document.error and retries == []
+
+
+def test_processing_over_the_time_limit_fails_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    document = _document()
+
+    def too_slow(*, document_id: int) -> ProcessResult:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr("ingestion.tasks.document_process", too_slow)
+    result = process_document.apply(args=[document.pk]).get()
+    document.refresh_from_db()
+    assert result["status"] == "failed" and document.status == DocumentStatus.FAILED
+    assert "took longer than" in document.error

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from ingestion.models import Chunk, Document, DocumentStatus
 from ingestion.services.documents import document_create_from_bytes
-from tests.conftest import database_url_for, process_env, stop_process
+from tests.conftest import database_url_for, stop_process
 from tests.factories import collection_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -27,36 +27,14 @@ def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _start_worker(name: str):  # noqa: ANN202
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    env = process_env(
-        DATABASE_URL=database_url_for(settings.DATABASES["default"]["NAME"]),
-        REDIS_URL=settings.REDIS_URL,
-        # Hand an unacknowledged task to another worker after 5 s instead of 15 minutes.
-        CELERY_VISIBILITY_TIMEOUT="5",
-    )
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            f"--hostname={name}-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
+def _start_worker(celery_worker_for):  # noqa: ANN001, ANN202
+    # Hand an unacknowledged task to another worker after 5 s instead of 15 minutes.
+    return celery_worker_for(
+        settings.REDIS_URL, database_url_for(settings.DATABASES["default"]["NAME"]), CELERY_VISIBILITY_TIMEOUT="5"
     )
 
 
-def test_worker_killed_mid_document_leaves_no_duplicates() -> None:
+def test_worker_killed_mid_document_leaves_no_duplicates(celery_worker_for) -> None:  # noqa: ANN001
     paragraphs = [
         f"## Part {i}\n\nSection {i} explains how widget {i} connects to port {i % 97}. "
         + "Filler sentence about widgets. " * 25
@@ -64,8 +42,7 @@ def test_worker_killed_mid_document_leaves_no_duplicates() -> None:
     ]
     data = ("# Big manual\n\n" + "\n\n".join(paragraphs)).encode()
     collection = collection_create(name="Faults")
-    first = _start_worker("doomed")
-    second = None
+    first = _start_worker(celery_worker_for)
     try:
         document = document_create_from_bytes(collection=collection, data=data, source_name="big.md").document
         _wait(
@@ -79,7 +56,7 @@ def test_worker_killed_mid_document_leaves_no_duplicates() -> None:
         assert Document.objects.get(pk=document.pk).status == DocumentStatus.EMBEDDING
         assert not Chunk.objects.filter(document_id=document.pk).exists()  # nothing half-written
 
-        second = _start_worker("rescuer")
+        _start_worker(celery_worker_for)  # the rescuer
         _wait(lambda: Document.objects.get(pk=document.pk).status == DocumentStatus.READY, 300, "the rerun to finish")
         document.refresh_from_db()
         assert document.attempts >= 2
@@ -88,5 +65,3 @@ def test_worker_killed_mid_document_leaves_no_duplicates() -> None:
         assert chunks.values("ordinal").distinct().count() == document.chunk_count
     finally:
         stop_process(first)
-        if second is not None:
-            stop_process(second)

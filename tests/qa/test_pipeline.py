@@ -155,3 +155,24 @@ def test_a_user_cannot_post_into_another_users_conversation(reader) -> None:  # 
     intruder = user_create(username="intruder")
     with pytest.raises(ApplicationError, match="does not exist"):
         answer_create(user=intruder, question="hi there", conversation_id=first.conversation_id)
+
+
+@pytest.mark.parametrize(
+    ("script", "error"),
+    [(["500", "500", "500"], "HTTP 500"), (["401"], "API key"), (["malformed"], "malformed stream")],
+)
+def test_real_openai_provider_failures_fall_back_and_are_logged(reader, script: list[str], error: str) -> None:  # noqa: ANN001
+    from providers.llm.openai_compatible import OpenAICompatibleProvider
+    from tests.qa.fakes import FakeOpenAIServer
+
+    with FakeOpenAIServer(script=script) as server:
+        primary = OpenAICompatibleProvider(base_url=server.url, model_id="pinned-1", timeout_s=5, backoff_s=0.01)
+        answer = answer_run(
+            answer_id=answer_create(user=reader, question="What is the hotel limit in London?").pk,
+            emit=Recorder(),
+            providers=[primary, *llm_chain_default()],
+        )
+    assert answer.status == AnswerStatus.ANSWERED and answer.fallback_used and answer.provider == "extractive"
+    failed = Interaction.objects.get(answer=answer, provider="openai_compatible")
+    assert failed.outcome == "error" and error in failed.error and failed.model == "pinned-1"
+    assert failed.prompt["messages"][0]["role"] == "system"
