@@ -108,7 +108,9 @@ def postgres_stop(root: Path | None = None) -> None:
     pidfile = pgdata / "postmaster.pid"
     if not pidfile.exists():
         return
-    from pgserver._commands import pg_ctl  # type: ignore[attr-defined] # the bundled pg_ctl, run as pgserver's own user
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR notice, as in postgres_ensure
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined] # bundled, run as pgserver's user
 
     user = "pgserver" if os.geteuid() == 0 else None
     try:
