@@ -26,7 +26,17 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import DOCS_COLLECTION, EVAL_SET, ROOT, django_setup, machine, percentile, summary_ms  # noqa: E402
+from bench.common import (  # noqa: E402
+    DOCS_COLLECTION,
+    EVAL_SET,
+    ROOT,
+    django_setup,
+    machine,
+    percentile,
+    process_stop,
+    summary_ms,
+    worker_start,
+)
 from bench.sim_openai import Simulator  # noqa: E402
 
 PASSWORD = "bench-password-123"  # noqa: S105 - a local benchmark account
@@ -109,23 +119,7 @@ def run_mode(label: str, env_extra: dict[str, str], items: list[dict], rounds: i
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--concurrency=2",
-            "--loglevel=WARNING",
-            f"--hostname=bench-answers-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = worker_start(env, name="bench-answers")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base}/healthz")
@@ -170,11 +164,7 @@ def run_mode(label: str, env_extra: dict[str, str], items: list[dict], rounds: i
         }
     finally:
         for process in (web, worker):
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process_stop(process)
 
 
 def main() -> None:

@@ -56,36 +56,33 @@ def summary_ms(values: list[float]) -> str:
     return f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, mean {statistics.fmean(values):.1f} ms (n={len(values)})"
 
 
+def worker_start(env: dict[str, str], *, concurrency: int = 2, name: str = "bench") -> subprocess.Popen[bytes]:
+    """A real Celery worker (prefork, ``concurrency`` processes) with the given environment."""
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", f"--concurrency={concurrency}",
+               "--loglevel=WARNING", f"--hostname={name}-{os.getpid()}@%h"]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def process_stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @contextmanager
 def workers(concurrency: int = 2) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker (prefork, ``concurrency`` processes) against the bench servers."""
+    """A worker against the bench servers, for the length of a ``with`` block."""
     from django.conf import settings
 
     env = dict(os.environ, DATABASE_URL=settings.DATABASE_URL, REDIS_URL=settings.REDIS_URL, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            f"--concurrency={concurrency}",
-            "--loglevel=WARNING",
-            f"--hostname=bench-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    process = worker_start(env, concurrency=concurrency)
     try:
         time.sleep(1)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process_stop(process)
 
 
 def process_tree_peak_rss_mb(pid: int) -> float:
