@@ -221,6 +221,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Retrieval-augmented question answering over your documents, with citations.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its UI need a signed-in user, like every other page and API.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI from the installed sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

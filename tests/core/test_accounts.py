@@ -67,6 +67,8 @@ def test_api_needs_authentication_and_accepts_session_and_token(client: Client) 
 
 
 def test_openapi_schema_is_generated(client: Client) -> None:
+    assert client.get("/api/schema/").status_code == 401
+    assert client.get("/api/docs/").status_code in (401, 403)
     user_create(username="alice")
     client.login(username="alice", password=PASSWORD)
     response = client.get("/api/schema/")
