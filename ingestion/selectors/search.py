@@ -67,37 +67,46 @@ def _chunk_counts(collection_ids: list[int]) -> tuple[int, int]:
     return int(readable["n"] or 0), int(total["n"] or 0)
 
 
-def _vector_exact(cursor: object, vector: str, ids: list[int], limit: int) -> list[tuple[int, float]]:
+# Each leg returns (chunk id, document id, score): the document id serves the per-document cap
+# without another query.
+LegRow = tuple[int, int, float]
+
+
+def _leg_rows(cursor: object) -> list[LegRow]:
+    return [(int(row[0]), int(row[1]), float(row[2])) for row in cursor.fetchall()]  # type: ignore[attr-defined]
+
+
+def _vector_exact(cursor: object, vector: str, ids: list[int], limit: int) -> list[LegRow]:
     # "+ 0" keeps the planner off the HNSW index: an exact, complete scan of the readable rows.
     cursor.execute(  # type: ignore[attr-defined]
-        "SELECT id, (embedding <=> %s::vector) + 0 AS distance FROM ingestion_chunk "
+        "SELECT id, document_id, (embedding <=> %s::vector) + 0 AS distance FROM ingestion_chunk "
         "WHERE collection_id = ANY(%s) ORDER BY distance LIMIT %s",
         [vector, ids, limit],
     )
-    return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]  # type: ignore[attr-defined]
+    return _leg_rows(cursor)
 
 
-def _vector_hnsw(
-    cursor: object, vector: str, ids: list[int] | None, limit: int, ef_search: int
-) -> list[tuple[int, float]]:
+def _vector_hnsw(cursor: object, vector: str, ids: list[int] | None, limit: int, ef_search: int) -> list[LegRow]:
     cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")  # type: ignore[attr-defined]
     if ids is None:
         cursor.execute(  # type: ignore[attr-defined]
-            "SELECT id, embedding <=> %s::vector AS distance FROM ingestion_chunk ORDER BY embedding <=> %s::vector LIMIT %s",
+            "SELECT id, document_id, embedding <=> %s::vector AS distance FROM ingestion_chunk "
+            "ORDER BY embedding <=> %s::vector LIMIT %s",
             [vector, vector, limit],
         )
     else:
         cursor.execute(  # type: ignore[attr-defined]
-            "SELECT id, embedding <=> %s::vector AS distance FROM ingestion_chunk WHERE collection_id = ANY(%s) "
+            "SELECT id, document_id, embedding <=> %s::vector AS distance FROM ingestion_chunk "
+            "WHERE collection_id = ANY(%s) "
             "ORDER BY embedding <=> %s::vector LIMIT %s",
             [vector, ids, vector, limit],
         )
-    return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]  # type: ignore[attr-defined]
+    return _leg_rows(cursor)
 
 
 def chunk_ids_by_vector(
     *, embedding: list[float], collection_ids: list[int], limit: int, trace: SearchTrace
-) -> list[tuple[int, float]]:
+) -> list[LegRow]:
     """Nearest chunks among the readable collections: ``limit`` of them whenever that many exist."""
     if not collection_ids or trace.readable_chunks == 0:
         trace.vector_strategy = "none readable"
@@ -169,7 +178,7 @@ def fulltext_query_of(question: str) -> str:
 
 def chunk_ids_by_fulltext(
     *, question: str, collection_ids: list[int], limit: int, trace: SearchTrace | None = None
-) -> list[tuple[int, float]]:
+) -> list[LegRow]:
     """Ranked full-text matches. An OR of common words can match most of the index, and ranking
     all of it took 350 ms at 100,000 chunks; the leg is therefore bounded by a statement
     timeout and skipped when it runs out (the vector leg still answers)."""
@@ -180,12 +189,12 @@ def chunk_ids_by_fulltext(
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL statement_timeout = {int(settings.RETRIEVAL_FULLTEXT_TIMEOUT_MS)}")
             cursor.execute(
-                "SELECT c.id, ts_rank_cd(c.search_vector, q, 32) AS score "
+                "SELECT c.id, c.document_id, ts_rank_cd(c.search_vector, q, 32) AS score "
                 "FROM ingestion_chunk c, websearch_to_tsquery('english', %s) q "
                 "WHERE c.collection_id = ANY(%s) AND c.search_vector @@ q ORDER BY score DESC, c.id LIMIT %s",
                 [query, collection_ids, limit],
             )
-            return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+            return _leg_rows(cursor)
     except OperationalError as exc:
         if "statement timeout" not in str(exc):
             raise
@@ -205,20 +214,13 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _document_of(chunk_ids: list[int]) -> dict[int, int]:
-    if not chunk_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id, document_id FROM ingestion_chunk WHERE id = ANY(%s)", [chunk_ids])
-        return {int(row[0]): int(row[1]) for row in cursor.fetchall()}
-
-
-def _cap_per_document(fused: list[tuple[int, float]], *, k: int, cap: int) -> list[tuple[int, float]]:
+def _cap_per_document(
+    fused: list[tuple[int, float]], *, documents: dict[int, int], k: int, cap: int
+) -> list[tuple[int, float]]:
     """Keep at most ``cap`` chunks of one document in the top k (then fill with the rest), so
     that one long page cannot push every other source out of the answer's context."""
     if cap <= 0:
         return fused[:k]
-    documents = _document_of([cid for cid, _ in fused])
     kept: list[tuple[int, float]] = []
     overflow: list[tuple[int, float]] = []
     per_document: dict[int, int] = {}
@@ -270,8 +272,8 @@ def chunk_search(
     trace.timings_ms["access"] = _ms(began)
     candidates = max(k * 4, 20) if mode == SearchMode.HYBRID else k
 
-    vector_rows: list[tuple[int, float]] = []
-    text_rows: list[tuple[int, float]] = []
+    vector_rows: list[LegRow] = []
+    text_rows: list[LegRow] = []
     if mode in (SearchMode.HYBRID, SearchMode.VECTOR):
         started = time.perf_counter()
         embedding = (embedder or embedding_provider_default()).embed_query(question)
@@ -285,14 +287,15 @@ def chunk_search(
         trace.timings_ms["fulltext"] = _ms(started)
 
     started = time.perf_counter()
-    vector_info = {cid: (rank, dist) for rank, (cid, dist) in enumerate(vector_rows, start=1)}
-    text_info = {cid: (rank, score) for rank, (cid, score) in enumerate(text_rows, start=1)}
+    vector_info = {cid: (rank, dist) for rank, (cid, _, dist) in enumerate(vector_rows, start=1)}
+    text_info = {cid: (rank, score) for rank, (cid, _, score) in enumerate(text_rows, start=1)}
+    documents = {cid: doc for cid, doc, _ in (*vector_rows, *text_rows)}
     fused = reciprocal_rank_fusion(
-        [[cid for cid, _ in vector_rows], [cid for cid, _ in text_rows]],
+        [[cid for cid, _, _ in vector_rows], [cid for cid, _, _ in text_rows]],
         k=settings.RETRIEVAL_RRF_K,
         weights=[1.0, settings.RETRIEVAL_FULLTEXT_WEIGHT],
     )
-    fused = _cap_per_document(fused, k=k, cap=settings.RETRIEVAL_MAX_CHUNKS_PER_DOCUMENT)
+    fused = _cap_per_document(fused, documents=documents, k=k, cap=settings.RETRIEVAL_MAX_CHUNKS_PER_DOCUMENT)
     rows = _hydrate([cid for cid, _ in fused])
     results = []
     for chunk_id, score in fused:
