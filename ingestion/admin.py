@@ -9,9 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 
-from core.errors import ApplicationError
 from ingestion.models import Chunk, Collection, Document
-from ingestion.services.documents import document_delete, document_upload
+from ingestion.services.documents import document_delete, documents_upload
 
 
 @admin.register(Collection)
@@ -63,21 +62,16 @@ class DocumentAdmin(admin.ModelAdmin):
     def upload_view(self, request: HttpRequest) -> HttpResponse:
         form = DocumentsUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            created = 0
-            for uploaded in form.cleaned_data["uploads"]:
-                try:
-                    result = document_upload(
-                        collection=form.cleaned_data["collection"],
-                        uploaded_file=uploaded,
-                        user=request.user,  # type: ignore[arg-type]
-                    )
-                except ApplicationError as exc:
-                    messages.error(request, exc.message)
-                    continue
-                created += int(result.created)
-                if not result.created:
-                    messages.warning(request, f"{uploaded.name}: same content already present; not stored again.")
-            messages.success(request, f"{created} document(s) queued for processing.")
+            batch = documents_upload(
+                collection=form.cleaned_data["collection"],
+                uploaded_files=form.cleaned_data["uploads"],
+                user=request.user,  # type: ignore[arg-type]
+            )
+            for reason in batch.refused:
+                messages.error(request, reason)
+            for duplicate in batch.duplicates:
+                messages.warning(request, duplicate)
+            messages.success(request, f"{batch.created} document(s) queued for processing.")
             return redirect("admin:ingestion_document_changelist")
         context = {
             **self.admin_site.each_context(request),

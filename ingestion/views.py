@@ -10,12 +10,11 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from core.errors import ApplicationError
 from core.selectors.roles import user_roles
 from ingestion.models import Document
 from ingestion.selectors.collections import collection_list_uploadable, document_get_readable, document_list_readable
 from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search
-from ingestion.services.documents import document_delete, document_status_payload, document_upload
+from ingestion.services.documents import document_delete, document_status_payload, documents_upload
 
 
 class DocumentListView(View):
@@ -49,17 +48,8 @@ class DocumentUploadView(View):
         elif not files:
             errors.append("Choose at least one file.")
         else:
-            for uploaded in files:
-                try:
-                    result = document_upload(
-                        collection=collection, uploaded_file=uploaded, user=cast(User, request.user)
-                    )
-                except ApplicationError as exc:
-                    errors.append(exc.message)
-                    continue
-                if not result.created:
-                    errors.append(f"{uploaded.name} is already in {collection.name} (same content); not stored again.")
-                rows.append(result.document)
+            batch = documents_upload(collection=collection, uploaded_files=files, user=cast(User, request.user))
+            rows, errors = batch.documents, batch.refused + batch.duplicates
         if request.htmx:  # type: ignore[attr-defined]
             payloads = [document_status_payload(d) for d in rows]
             return render(request, "ingestion/_upload_result.html", {"rows": payloads, "errors": errors})

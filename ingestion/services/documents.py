@@ -185,3 +185,33 @@ def document_upload(*, collection: Collection, uploaded_file: UploadedFile, user
     upload_validate(source_name=name, size=uploaded_file.size or 0)
     data = uploaded_file.read(settings.INGESTION_MAX_UPLOAD_BYTES + 1)
     return document_create_from_bytes(collection=collection, data=data, source_name=name, uploaded_by=user)
+
+
+@dataclass
+class UploadBatchResult:
+    documents: list[Document]  # new and already-present ones, in upload order
+    created: int
+    refused: list[str]  # why each refused file was refused
+    duplicates: list[str]  # one line per file whose content was already in the collection
+
+
+def documents_upload(
+    *, collection: Collection, uploaded_files: list[UploadedFile], user: User | None
+) -> UploadBatchResult:
+    """Several files into one collection (documents page, admin): each file on its own, so one
+    bad file refuses only itself."""
+    result = UploadBatchResult(documents=[], created=0, refused=[], duplicates=[])
+    for uploaded in uploaded_files:
+        try:
+            outcome = document_upload(collection=collection, uploaded_file=uploaded, user=user)
+        except ApplicationError as exc:
+            result.refused.append(exc.message)
+            continue
+        result.documents.append(outcome.document)
+        if outcome.created:
+            result.created += 1
+        else:
+            result.duplicates.append(
+                f"{uploaded.name} is already in {collection.name} (same content); not stored again."
+            )
+    return result
