@@ -1,10 +1,6 @@
-import logging
-
 from celery import shared_task
 
 from core.services.scheduler import scheduler_heartbeat_record
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(name="core.scheduler_heartbeat", acks_late=True, ignore_result=True)
