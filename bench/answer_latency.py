@@ -37,7 +37,7 @@ from bench.common import (  # noqa: E402
     summary_ms,
     worker_start,
 )
-from bench.sim_openai import Simulator  # noqa: E402
+from evaluation.simulated_llm import Simulator  # noqa: E402
 
 PASSWORD = "bench-password-123"  # noqa: S105 - a local benchmark account
 ANSWERABLE = {"factoid", "procedural", "explanatory", "multi_hop", "paraphrase"}

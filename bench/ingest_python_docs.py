@@ -41,6 +41,8 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     pages = sorted(PYTHON_DOCS.rglob("*.html"))
+    if not pages:
+        raise SystemExit(f"no HTML pages under {PYTHON_DOCS}: install Debian's python3.11-doc or set PYTHON_DOCS_HTML")
     print(f"corpus: {PYTHON_DOCS} ({len(pages)} HTML pages, {sum(p.stat().st_size for p in pages) / 1e6:.1f} MB)")
     existing = Collection.objects.filter(name=DOCS_COLLECTION).first()
     if existing and args.keep and Document.objects.filter(collection=existing, status=DocumentStatus.READY).exists():

@@ -15,9 +15,14 @@ from ingestion.services.documents import document_delete, documents_upload
 
 @admin.register(Collection)
 class CollectionAdmin(admin.ModelAdmin):
-    list_display = ("name", "classification", "created_at")
+    list_display = ("name", "classification", "high_stakes_policy", "confidence_floor", "created_at")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("reader_groups", "reader_users")
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "description", "classification", "reader_groups", "reader_users")}),
+        ("Answer policy", {"fields": ("high_stakes_topics", "high_stakes_policy", "unsupported_policy",
+                                      "confidence_high", "confidence_medium", "confidence_floor")}),
+    )  # fmt: skip
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -17,6 +17,21 @@ class Classification(models.TextChoices):
     RESTRICTED = "restricted", "Restricted"
 
 
+def default_high_stakes_topics() -> list[str]:
+    return ["legal", "financial", "medical"]
+
+
+class HighStakesPolicy(models.TextChoices):
+    HOLD = "hold", "Hold for review before showing"
+    NOTICE = "notice", "Answer with a notice, review afterwards"
+    OFF = "off", "Do not classify"
+
+
+class UnsupportedPolicy(models.TextChoices):
+    REMOVE = "remove", "Remove unsupported sentences"
+    MARK = "mark", "Mark unsupported sentences"
+
+
 class Collection(TimeStampedModel):
     """A set of documents with one access rule: who may read it."""
 
@@ -26,6 +41,22 @@ class Collection(TimeStampedModel):
     classification = models.CharField(max_length=20, choices=Classification.choices, default=Classification.INTERNAL)
     reader_groups = models.ManyToManyField(Group, blank=True, related_name="readable_collections")
     reader_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="readable_collections")
+
+    # Answer policy for questions answered from this collection (the trust layer reads these).
+    high_stakes_topics = models.JSONField(
+        default=default_high_stakes_topics, blank=True, help_text="Any of: legal, financial, medical."
+    )
+    high_stakes_policy = models.CharField(
+        max_length=10, choices=HighStakesPolicy.choices, default=HighStakesPolicy.HOLD,
+        help_text="Hold answers for a reviewer before the user sees them, or answer with a notice and review afterwards.",
+    )  # fmt: skip
+    unsupported_policy = models.CharField(
+        max_length=10, choices=UnsupportedPolicy.choices, default=UnsupportedPolicy.REMOVE,
+        help_text="What happens to an answer sentence its sources do not support.",
+    )  # fmt: skip
+    confidence_high = models.FloatField(default=0.75, help_text="Confidence at or above this is shown as high.")
+    confidence_medium = models.FloatField(default=0.55, help_text="Confidence at or above this is shown as medium.")
+    confidence_floor = models.FloatField(default=0.35, help_text="Below this confidence, Verity declines.")
 
     class Meta:
         ordering = ["name"]

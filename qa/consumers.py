@@ -15,8 +15,10 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from core.errors import ApplicationError
+from qa.models import FeedbackReason
 from qa.selectors import answers_in_progress, conversation_get
 from qa.services.answering import answer_create, answer_group
+from qa.services.review import user_group
 
 
 def _enqueue(answer_id: int) -> None:
@@ -41,6 +43,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if conversation is not None:
                 self.conversation_id = conversation.pk
         await self.accept()
+        # Review decisions on this user's answers arrive here, whatever page state.
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         if self.conversation_id:
             # Coming back to a conversation whose answer is still being written: follow it.
             for answer_id in await database_sync_to_async(answers_in_progress)(conversation_id=self.conversation_id):
@@ -71,7 +75,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await sync_to_async(_enqueue)(answer.pk)
 
     async def disconnect(self, code: Any) -> None:
-        return None  # the answer goes on in its Celery task and is stored
+        # The answer goes on in its Celery task and is stored.
+        if getattr(self, "user", None) is not None:
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
 
     # ------------------------------------------------------------------ pipeline events
     async def qa_status(self, event: dict[str, Any]) -> None:
@@ -99,7 +105,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         ))  # fmt: skip
 
     async def qa_final(self, event: dict[str, Any]) -> None:
-        html = render_to_string("qa/_answer.html", {"a": event, "oob": True})
+        html = render_to_string(
+            "qa/_answer.html", {"a": event, "oob": True, "feedback_reasons": FeedbackReason.choices}
+        )
         await self.send(text_data=html)
         await self.channel_layer.group_discard(answer_group(event["answer_id"]), self.channel_name)
 

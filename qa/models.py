@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from pgvector.django import HnswIndex, VectorField
 
 from core.models import TimeStampedModel
 
@@ -22,7 +25,22 @@ class AnswerStatus(models.TextChoices):
     STREAMING = "streaming", "Streaming"
     ANSWERED = "answered", "Answered"
     DECLINED = "declined", "Declined"
+    HELD = "held", "Held for review"
     FAILED = "failed", "Failed"
+
+
+class ConfidenceLevel(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class ReviewState(models.TextChoices):
+    NONE = "", "Not reviewed"
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    EDITED = "edited", "Edited and approved"
+    REJECTED = "rejected", "Rejected"
 
 
 class Answer(TimeStampedModel):
@@ -38,6 +56,17 @@ class Answer(TimeStampedModel):
     searched = models.JSONField(default=dict, blank=True)  # what was searched, for declines
     timings_ms = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # Trust layer
+    confidence = models.FloatField(null=True, blank=True)
+    confidence_level = models.CharField(max_length=10, choices=ConfidenceLevel.choices, blank=True)
+    confidence_reason = models.TextField(blank=True)
+    verification = models.JSONField(default=dict, blank=True)  # per-sentence detail
+    high_stakes = models.JSONField(default=list, blank=True)  # topics
+    notice = models.TextField(blank=True)
+    review_state = models.CharField(max_length=10, choices=ReviewState.choices, blank=True, default="")
+    reused_from = models.ForeignKey(
+        "qa.ReusableAnswer", null=True, blank=True, on_delete=models.SET_NULL, related_name="reuses"
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -87,3 +116,126 @@ class Interaction(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.model} {self.outcome}"
+
+
+class ReviewReason(models.TextChoices):
+    HIGH_STAKES = "high_stakes", "High-stakes topic"
+    LOW_SUPPORT = "low_support", "Weak support in the sources"
+
+
+class ReviewItem(TimeStampedModel):
+    """An answer waiting for (or given) a human decision."""
+
+    answer = models.OneToOneField(Answer, on_delete=models.CASCADE, related_name="review")
+    reason = models.CharField(max_length=20, choices=ReviewReason.choices)
+    topics = models.JSONField(default=list, blank=True)
+    detail = models.TextField(blank=True)
+    held = models.BooleanField(default=True, help_text="The user waits for the decision (else: reviewed afterwards).")
+    state = models.CharField(max_length=10, choices=ReviewState.choices, default=ReviewState.PENDING, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Review of answer {self.answer_id} ({self.state})"
+
+
+class ReviewAction(models.Model):
+    """Every reviewer action, kept for the audit trail."""
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="actions")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=20)
+    note = models.TextField(blank=True)
+    text_before = models.TextField(blank=True)
+    text_after = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} on review {self.item_id}"
+
+
+class ReuseOrigin(models.TextChoices):
+    CURATED = "curated", "Curated by a reviewer"
+    CACHED = "cached", "Cached verified answer"
+    PRECOMPUTED = "precomputed", "Precomputed off-peak"
+
+
+class ReusableAnswer(TimeStampedModel):
+    """An answer Verity may give again to the same or a very similar question: curated by a
+    reviewer, or (the cache) a verified answer. It lists the documents it cites so that it is
+    only reused for users who may read all of them, and forgotten when one of them changes."""
+
+    origin = models.CharField(max_length=20, choices=ReuseOrigin.choices)
+    question = models.TextField()
+    embedding = VectorField(dimensions=384)
+    text = models.TextField()
+    citations = models.JSONField(default=list)  # [{n, chunk_id, document_id, title, source_name, section, page, quote}]
+    document_ids = ArrayField(models.BigIntegerField(), default=list)
+    collection_ids = ArrayField(models.BigIntegerField(), default=list)
+    prompt_version = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    confidence_level = models.CharField(max_length=10, blank=True)
+    source_answer = models.ForeignKey(Answer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    invalidated_reason = models.CharField(max_length=200, blank=True)
+    hits = models.PositiveIntegerField(default=0)
+    last_hit_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            HnswIndex(name="reusable_embedding_hnsw", fields=["embedding"], m=16, ef_construction=64,
+                      opclasses=["vector_cosine_ops"]),
+            GinIndex(fields=["document_ids"], name="reusable_document_ids_gin"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.question[:60]}"
+
+
+class FeedbackReason(models.TextChoices):
+    INCORRECT = "incorrect", "Incorrect"
+    UNSUPPORTED = "unsupported", "Not supported by the sources"
+    WRONG_CITATION = "wrong_citation", "Wrong citation"
+    INCOMPLETE = "incomplete", "Incomplete"
+    OTHER = "other", "Other"
+
+
+class TriageState(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class Feedback(TimeStampedModel):
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answer_feedback")
+    helpful = models.BooleanField()
+    reason = models.CharField(max_length=20, choices=FeedbackReason.choices, blank=True)
+    comment = models.TextField(blank=True)
+    triage_state = models.CharField(max_length=10, choices=TriageState.choices, blank=True, default="", db_index=True)
+    triaged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    triage_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["answer", "user"], name="feedback_one_per_user_answer")]
+
+    def __str__(self) -> str:
+        return f"{'+' if self.helpful else '-'} answer {self.answer_id}"

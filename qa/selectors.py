@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from qa.models import Answer, Citation, Conversation
+from qa.models import Answer, Citation, Conversation, Feedback, ReviewItem
 
 
 def conversation_list(*, user: User | AnonymousUser) -> QuerySet[Conversation]:
@@ -19,13 +19,17 @@ def conversation_get(*, user: User | AnonymousUser, conversation_id: int) -> Con
 
 
 def answer_list_for(*, conversation: Conversation) -> QuerySet[Answer]:
-    return conversation.answers.prefetch_related("citations").order_by("created_at")
+    return conversation.answers.select_related("reused_from").prefetch_related("citations").order_by("created_at")
 
 
 def answer_get(*, user: User | AnonymousUser, answer_id: int) -> Answer | None:
     if not user.is_authenticated:
         return None
-    return Answer.objects.filter(pk=answer_id, conversation__user=user).select_related("conversation").first()
+    return (
+        Answer.objects.filter(pk=answer_id, conversation__user=user)
+        .select_related("conversation", "reused_from")
+        .first()
+    )
 
 
 def citation_get(*, user: User | AnonymousUser, answer_id: int, n: int) -> Citation | None:
@@ -43,3 +47,41 @@ def answers_in_progress(*, conversation_id: int) -> list[int]:
         .exclude(status__in=FINAL_STATUSES)
         .values_list("pk", flat=True)
     )
+
+
+def review_queue(*, state: str = "pending", topic: str = "", reason: str = "", held: str = "") -> QuerySet[ReviewItem]:
+    """Review items, oldest first, filtered by state, topic, reason and whether the user waits."""
+    items = ReviewItem.objects.select_related("answer__conversation__user", "decided_by").order_by("created_at")
+    if state:
+        items = items.filter(state=state)
+    if topic:
+        items = items.filter(topics__contains=[topic])
+    if reason:
+        items = items.filter(reason=reason)
+    if held in ("yes", "no"):
+        items = items.filter(held=held == "yes")
+    return items
+
+
+def review_item_get(*, item_id: int) -> ReviewItem | None:
+    return (
+        ReviewItem.objects.select_related("answer__conversation__user", "decided_by")
+        .prefetch_related("answer__citations", "actions__reviewer")
+        .filter(pk=item_id)
+        .first()
+    )
+
+
+def triage_list(*, state: str = "open", reason: str = "") -> QuerySet[Feedback]:
+    items = Feedback.objects.filter(helpful=False).select_related("answer", "user", "triaged_by")
+    if state:
+        items = items.filter(triage_state=state)
+    if reason:
+        items = items.filter(reason=reason)
+    return items.order_by("created_at")
+
+
+def feedback_of(*, user: User | AnonymousUser, answer_ids: list[int]) -> dict[int, Feedback]:
+    if not user.is_authenticated:
+        return {}
+    return {f.answer_id: f for f in Feedback.objects.filter(user=user, answer_id__in=answer_ids)}

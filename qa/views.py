@@ -13,15 +13,30 @@ from django.views import View
 from core.errors import ApplicationError
 from core.selectors.roles import user_roles
 from ingestion.selectors.collections import collection_list_readable, document_chunks_readable, document_get_readable
-from qa.models import Conversation
-from qa.selectors import answer_get, answer_list_for, citation_get, conversation_get, conversation_list
+from qa.models import Conversation, FeedbackReason, ReviewReason, ReviewState
+from qa.selectors import (
+    answer_get,
+    answer_list_for,
+    citation_get,
+    conversation_get,
+    conversation_list,
+    feedback_of,
+    review_item_get,
+    review_queue,
+    triage_list,
+)
 from qa.services.answering import answer_payload
 from qa.services.conversations import conversation_delete, conversation_rename
+from qa.services.curated import curated_export_jsonl
+from qa.services.feedback import feedback_submit, feedback_triage
+from qa.services.review import review_approve, review_reject
 
 
 def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
     names = list(collection_list_readable(user=request.user).values_list("name", flat=True))
-    exchanges = [answer_payload(a) for a in answer_list_for(conversation=conversation)] if conversation else []
+    answers = list(answer_list_for(conversation=conversation)) if conversation else []
+    given = feedback_of(user=request.user, answer_ids=[a.pk for a in answers])
+    exchanges = [{**answer_payload(a), "feedback": given.get(a.pk)} for a in answers]
     return render(
         request,
         "qa/chat.html",
@@ -31,6 +46,7 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
             "conversation": conversation,
             "exchanges": exchanges,
             "max_question_chars": settings.QA_MAX_QUESTION_CHARS,
+            "feedback_reasons": FeedbackReason.choices,
         },
     )
 
@@ -87,9 +103,103 @@ class SourceView(View):
         )
 
 
-class ReviewQueueView(UserPassesTestMixin, View):
+class ReviewerRequiredMixin(UserPassesTestMixin):
+    request: HttpRequest
+
     def test_func(self) -> bool:
         return user_roles(user=self.request.user).is_reviewer
 
+
+class ReviewQueueView(ReviewerRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "qa/review.html", {})
+        filters = {
+            "state": request.GET.get("state", "pending"),
+            "topic": request.GET.get("topic", ""),
+            "reason": request.GET.get("reason", ""),
+            "held": request.GET.get("held", ""),
+        }
+        items = list(review_queue(**filters)[:200])
+        return render(
+            request, "qa/review.html",
+            {"items": items, "filters": filters, "states": ReviewState.choices[1:], "reasons": ReviewReason.choices,
+             "topics": ["legal", "financial", "medical"], "open_triage": triage_list().count()},
+        )  # fmt: skip
+
+
+class ReviewItemView(ReviewerRequiredMixin, View):
+    def get(self, request: HttpRequest, item_id: int) -> HttpResponse:
+        item = review_item_get(item_id=item_id)
+        if item is None:
+            raise Http404("No such review item.")
+        return render(request, "qa/review_item.html", {"item": item, "answer": item.answer,
+                                                        "sentences": item.answer.verification.get("sentences", [])})  # fmt: skip
+
+    def post(self, request: HttpRequest, item_id: int) -> HttpResponse:
+        action = request.POST.get("action", "")
+        reviewer = cast(User, request.user)
+        note = request.POST.get("note", "")
+        try:
+            if action == "approve":
+                review_approve(item_id=item_id, reviewer=reviewer, note=note)
+            elif action == "edit":
+                review_approve(item_id=item_id, reviewer=reviewer, text=request.POST.get("text", ""), note=note)
+            elif action == "reject":
+                review_reject(item_id=item_id, reviewer=reviewer, note=note)
+            else:
+                raise ApplicationError("Unknown action.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("qa:review-item", item_id)
+        messages.success(request, "Decision recorded; the user's page was updated.")
+        return redirect("qa:review")
+
+
+class TriageView(ReviewerRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        state = request.GET.get("state", "open")
+        reason = request.GET.get("reason", "")
+        return render(
+            request, "qa/triage.html",
+            {"items": list(triage_list(state=state, reason=reason)[:200]), "state": state, "reason": reason,
+             "reasons": FeedbackReason.choices},
+        )  # fmt: skip
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            feedback_triage(
+                feedback_id=int(request.POST.get("feedback_id", "0") or 0), reviewer=cast(User, request.user),
+                state=request.POST.get("state", ""), note=request.POST.get("note", ""),
+            )  # fmt: skip
+        except (ApplicationError, ValueError) as exc:
+            messages.error(request, getattr(exc, "message", str(exc)))
+        return redirect("qa:triage")
+
+
+class CuratedExportView(ReviewerRequiredMixin, View):
+    """Curated answers as test cases, in the evaluation set's JSON Lines format."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        response = HttpResponse(curated_export_jsonl(), content_type="application/x-ndjson")
+        response["Content-Disposition"] = 'attachment; filename="verity-curated-cases.jsonl"'
+        return response
+
+
+class FeedbackView(View):
+    """Thumbs up/down from the chat page (htmx); returns the feedback fragment."""
+
+    def post(self, request: HttpRequest, answer_id: int) -> HttpResponse:
+        error = ""
+        feedback = None
+        try:
+            feedback = feedback_submit(
+                user=cast(User, request.user), answer_id=answer_id, helpful=request.POST.get("helpful") == "yes",
+                reason=request.POST.get("reason", ""), comment=request.POST.get("comment", ""),
+            )  # fmt: skip
+        except ApplicationError as exc:
+            if answer_get(user=request.user, answer_id=answer_id) is None:
+                raise Http404("No such answer.") from exc
+            error = exc.message
+        return render(
+            request, "qa/_feedback.html",
+            {"answer_id": answer_id, "feedback": feedback, "error": error, "reasons": FeedbackReason.choices},
+        )  # fmt: skip

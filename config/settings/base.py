@@ -308,3 +308,24 @@ QA_EVIDENCE_MAX_DISTANCE = env_float("QA_EVIDENCE_MAX_DISTANCE", 0.62)
 QA_CONTEXT_MAX_TOKENS = env_int("QA_CONTEXT_MAX_TOKENS", 3000)
 QA_MAX_OUTPUT_TOKENS = env_int("QA_MAX_OUTPUT_TOKENS", 512)
 QA_EXTRACTIVE_MIN_SCORE = env_float("QA_EXTRACTIVE_MIN_SCORE", 0.45)
+
+# --------------------------------------------------------------------------- trust layer
+# Verifier: "evidence" (embedding similarity + consistency checks, no extra model) or "judge"
+# (an OpenAI-compatible model at QA_JUDGE_URL; falls back to "evidence" if it fails).
+QA_VERIFIER = env_str("QA_VERIFIER", "evidence")
+QA_JUDGE_URL = env_str("QA_JUDGE_URL", "")
+QA_JUDGE_MODEL = env_str("QA_JUDGE_MODEL", "")
+QA_JUDGE_API_KEY = env_str("QA_JUDGE_API_KEY", "")
+# A sentence is supported by a passage when its score reaches this (and no consistency check fails).
+QA_VERIFY_MIN_SUPPORT = env_float("QA_VERIFY_MIN_SUPPORT", 0.5)
+# Below this share of supported sentences the whole answer is declined (or held, see collections).
+QA_VERIFY_MIN_SUPPORTED_SHARE = env_float("QA_VERIFY_MIN_SUPPORTED_SHARE", 0.5)
+# Similarity to a curated example question that marks a question as high-stakes.
+QA_HIGH_STAKES_SIMILARITY = env_float("QA_HIGH_STAKES_SIMILARITY", 0.62)
+# A curated (reviewer-approved) answer is reused for questions at least this similar.
+QA_CURATED_MIN_SIMILARITY = env_float("QA_CURATED_MIN_SIMILARITY", 0.9)
+# "token": stream the model's words as they come (a draft, replaced by the verified answer);
+# "sentence": stream only sentences that passed verification.
+QA_STREAM_MODE = env_str("QA_STREAM_MODE", "token")
+# ...and at least this share of its content words must be in the passage (unless copied from it).
+QA_VERIFY_MIN_COVERAGE = env_float("QA_VERIFY_MIN_COVERAGE", 0.5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
@@ -53,3 +55,36 @@ def document_chunks_readable(*, user: User | AnonymousUser, document_id: int) ->
     if document_get_readable(user=user, document_id=document_id) is None:
         return []
     return list(Chunk.objects.filter(document_id=document_id).order_by("ordinal").values_list("pk", "text", "page"))
+
+
+@dataclass(frozen=True)
+class AnswerPolicy:
+    """The answer policy for evidence drawn from some collections: the strictest of theirs."""
+
+    high_stakes_topics: tuple[str, ...]
+    high_stakes_policy: str  # hold, notice, off
+    unsupported_policy: str  # remove, mark
+    confidence_high: float
+    confidence_medium: float
+    confidence_floor: float
+
+
+def answer_policy_for(*, collection_ids: list[int]) -> AnswerPolicy:
+    rows = list(
+        Collection.objects.filter(pk__in=collection_ids).values(
+            "high_stakes_topics", "high_stakes_policy", "unsupported_policy",
+            "confidence_high", "confidence_medium", "confidence_floor",
+        )
+    )  # fmt: skip
+    if not rows:
+        return AnswerPolicy(("legal", "financial", "medical"), "hold", "remove", 0.75, 0.55, 0.35)
+    policies = {r["high_stakes_policy"] for r in rows}
+    topics = sorted({t for r in rows if r["high_stakes_policy"] != "off" for t in (r["high_stakes_topics"] or [])})
+    return AnswerPolicy(
+        high_stakes_topics=tuple(topics),
+        high_stakes_policy="hold" if "hold" in policies else ("notice" if "notice" in policies else "off"),
+        unsupported_policy="remove" if any(r["unsupported_policy"] == "remove" for r in rows) else "mark",
+        confidence_high=max(r["confidence_high"] for r in rows),
+        confidence_medium=max(r["confidence_medium"] for r in rows),
+        confidence_floor=max(r["confidence_floor"] for r in rows),
+    )

@@ -257,9 +257,11 @@ def chunk_search(
     embedder: EmbeddingProvider | None = None,
     collection_ids: list[int] | None = None,
     trace: SearchTrace | None = None,
+    query_embedding: list[float] | None = None,
 ) -> list[RetrievedChunk]:
     """The top ``k`` chunks for ``question`` among the collections ``user`` may read
-    (optionally narrowed to ``collection_ids``), each with its score components."""
+    (optionally narrowed to ``collection_ids``), each with its score components. A caller
+    that already embedded the question passes ``query_embedding``."""
     k = k or settings.RETRIEVAL_DEFAULT_K
     trace = trace if trace is not None else SearchTrace()
     began = time.perf_counter()
@@ -276,7 +278,11 @@ def chunk_search(
     text_rows: list[LegRow] = []
     if mode in (SearchMode.HYBRID, SearchMode.VECTOR):
         started = time.perf_counter()
-        embedding = (embedder or embedding_provider_default()).embed_query(question)
+        embedding = (
+            query_embedding
+            if query_embedding is not None
+            else (embedder or embedding_provider_default()).embed_query(question)
+        )
         trace.timings_ms["embed"] = _ms(started)
         started = time.perf_counter()
         vector_rows = chunk_ids_by_vector(embedding=embedding, collection_ids=readable, limit=candidates, trace=trace)

@@ -10,6 +10,7 @@ browser goes away, the answer still completes and is stored.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,22 +22,37 @@ from django.urls import reverse
 
 from core.errors import ApplicationError
 from core.realtime import group_send_now
+from ingestion.selectors.collections import answer_policy_for
 from providers.embeddings.base import EmbeddingProvider
-from providers.llm.base import LLMProvider
-from providers.registry import llm_chain_default
-from qa.models import Answer, AnswerStatus, Citation, Conversation
-from qa.services.citations import citations_filter
+from providers.llm.base import ContextPassage, LLMProvider
+from providers.registry import embedding_provider_default, llm_chain_default
+from qa.models import (
+    Answer,
+    AnswerStatus,
+    Citation,
+    ConfidenceLevel,
+    Conversation,
+    ReusableAnswer,
+    ReuseOrigin,
+    ReviewReason,
+    ReviewState,
+)
+from qa.services.confidence import Confidence, confidence_assess
 from qa.services.conversations import conversation_create, standalone_question_of
 from qa.services.evidence import evidence_gate
 from qa.services.gateway import GatewayFailed, gateway_stream
+from qa.services.high_stakes import high_stakes_classify
 from qa.services.prompt import prompt_build
 from qa.services.rendering import answer_html
 from qa.services.retrieval import passages_retrieve
+from qa.services.reuse import reusable_find, reusable_record_hit
+from qa.services.review import review_item_open
 from qa.services.validation import question_validate
+from qa.services.verification import Verification, Verifier, answer_verify, verifier_default
 
 logger = logging.getLogger(__name__)
 Emit = Callable[[str, dict[str, Any]], None]
-FINAL_STATUSES = {AnswerStatus.ANSWERED, AnswerStatus.DECLINED, AnswerStatus.FAILED}
+FINAL_STATUSES = {AnswerStatus.ANSWERED, AnswerStatus.DECLINED, AnswerStatus.FAILED, AnswerStatus.HELD}
 
 
 def answer_group(answer_id: int) -> str:
@@ -71,18 +87,23 @@ def citation_url(answer_id: int, n: int) -> str:
     return reverse("qa:source", args=[answer_id, n])
 
 
+HELD_MESSAGE = "A reviewer will check this answer before it is shown. It will appear here as soon as it is approved."
+
+
 def answer_payload(answer: Answer) -> dict[str, Any]:
-    """The stable JSON shape of an answer (API, CLI ``--json``, final websocket event)."""
-    citations = list(answer.citations.all())
-    status = "answered" if answer.status == AnswerStatus.ANSWERED else answer.status
+    """The stable JSON shape of an answer (API, CLI ``--json``, final websocket event). A held
+    answer's text and citations are not in it: the user sees them once a reviewer approves."""
+    held = answer.status == AnswerStatus.HELD
+    citations = [] if held else list(answer.citations.all())
+    reused = answer.reused_from
     return {
         "id": answer.pk,
         "conversation_id": answer.conversation_id,
         "question": answer.question,
-        "status": status,
-        "answer": answer.text,
+        "status": str(answer.status),
+        "answer": "" if held else answer.text,
         "html": answer_html(text=answer.text, citation_urls={c.n: citation_url(answer.pk, c.n) for c in citations})
-        if answer.text
+        if answer.text and not held
         else "",
         "decline_reason": answer.decline_reason,
         "searched": answer.searched,
@@ -98,12 +119,55 @@ def answer_payload(answer: Answer) -> dict[str, Any]:
             }
             for c in citations
         ],  # fmt: skip
+        "confidence": {"score": answer.confidence, "level": answer.confidence_level, "reason": answer.confidence_reason}
+        if answer.confidence_level
+        else None,
+        "notice": HELD_MESSAGE if held else answer.notice,
+        "high_stakes": answer.high_stakes,
+        "review_state": answer.review_state,
+        "verification": {k: v for k, v in answer.verification.items() if k != "sentences"}
+        if answer.verification
+        else None,
         "model": answer.model,
         "provider": answer.provider,
         "fallback_used": answer.fallback_used,
         "timings_ms": answer.timings_ms,
-        "cache_hit": False,
+        "cache_hit": reused is not None and reused.origin != ReuseOrigin.CURATED,
+        "reused": {"origin": reused.origin, "question": reused.question} if reused is not None else None,
     }
+
+
+class _SentenceGate:
+    """In "sentence" stream mode: hold the model's words until a sentence is complete, verify
+    it, and pass on only what the verifier keeps."""
+
+    _BOUNDARY = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}\])*\s+(?=\S)|\n+")
+
+    def __init__(self, emit_text: Callable[[str], None], passages: list[ContextPassage], verifier: Verifier,
+                 policy: str) -> None:  # fmt: skip
+        self.emit_text, self.passages, self.verifier, self.policy = emit_text, passages, verifier, policy
+        self.buffer = ""
+        self.sent_any = False
+
+    def feed(self, piece: str) -> None:
+        self.buffer += piece
+        while True:
+            match = self._BOUNDARY.search(self.buffer)
+            if match is None:
+                return
+            sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
+            self._release(sentence)
+
+    def flush(self) -> None:
+        if self.buffer.strip():
+            self._release(self.buffer)
+        self.buffer = ""
+
+    def _release(self, sentence: str) -> None:
+        checked = answer_verify(text=sentence, passages=self.passages, verifier=self.verifier, policy=self.policy)
+        if checked.text:
+            self.emit_text(("" if not self.sent_any else " ") + checked.text)
+            self.sent_any = True
 
 
 def answer_run(
@@ -113,11 +177,12 @@ def answer_run(
     embedder: EmbeddingProvider | None = None,
     providers: list[LLMProvider] | None = None,
     collection_ids: list[int] | None = None,
+    verifier: Verifier | None = None,
 ) -> Answer:
     """Run the pipeline for a pending answer (optionally narrowed to some collections, within
     those the user may read). Idempotent: a finished answer is re-emitted, not
     re-generated."""
-    answer = Answer.objects.select_related("conversation__user").get(pk=answer_id)
+    answer = Answer.objects.select_related("conversation__user", "reused_from").get(pk=answer_id)
     if answer.status in FINAL_STATUSES:
         emit("qa.final", answer_payload(answer))
         return answer
@@ -125,24 +190,42 @@ def answer_run(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     emit("qa.status", {"stage": "searching", "message": "Searching your documents…"})
+    embedder = embedder or embedding_provider_default()
+    question = answer.standalone_question or answer.question
+    query_vector = embedder.embed_query(question)
+
+    # A reviewer-approved answer to the same question, from documents this user may read.
+    match, _, _ = reusable_find(
+        user=user, question=question, embedding=query_vector, origins=[ReuseOrigin.CURATED],
+        min_similarity=settings.QA_CURATED_MIN_SIMILARITY, collection_ids=collection_ids,
+    )  # fmt: skip
+    if match is not None:
+        return _answer_from_reusable(answer, emit, match.entry, timings=timings, started=started)
 
     chunks, trace = passages_retrieve(
-        question=answer.standalone_question or answer.question,
-        user=user,
-        k=settings.QA_RETRIEVAL_K,
-        embedder=embedder,
-        collection_ids=collection_ids,
-    )
+        question=question, user=user, k=settings.QA_RETRIEVAL_K, embedder=embedder,
+        collection_ids=collection_ids, query_embedding=query_vector,
+    )  # fmt: skip
     timings["retrieval"] = round((time.perf_counter() - started) * 1000, 1)
     searched = {
-        "question": answer.standalone_question or answer.question,
+        "question": question,
         "collections": trace.readable_collections,
         "chunks": trace.readable_chunks,
         "closest": list(dict.fromkeys(c.title for c in chunks))[:3],
     }
-    verdict = evidence_gate(chunks=chunks)
+    policy = answer_policy_for(collection_ids=list({c.collection_id for c in chunks}))
+    stakes = (
+        high_stakes_classify(question=answer.question, topics=policy.high_stakes_topics, embedder=embedder)
+        if policy.high_stakes_policy != "off" and policy.high_stakes_topics
+        else None
+    )
+    if stakes is not None and stakes.flagged:
+        Answer.objects.filter(pk=answer_id).update(high_stakes=stakes.topics)
+        answer.high_stakes = stakes.topics
+    verdict = evidence_gate(chunks=chunks, question=question)
     if not verdict.sufficient:
         return _decline(answer, emit, reason=verdict.reason, searched=searched, timings=timings, started=started)
+    hold = stakes is not None and stakes.flagged and policy.high_stakes_policy == "hold"
 
     request = prompt_build(
         question=answer.question, chunks=chunks, context_tokens=settings.QA_CONTEXT_MAX_TOKENS,
@@ -153,17 +236,39 @@ def answer_run(
         for p in request.passages
     ]})  # fmt: skip
     Answer.objects.filter(pk=answer_id).update(status=AnswerStatus.STREAMING)
-    emit("qa.status", {"stage": "generating", "message": "Writing the answer…"})
+    if hold:
+        topics = " and ".join(stakes.topics) if stakes else ""
+        emit("qa.status", {"stage": "held", "message": f"This looks like a {topics} question. {HELD_MESSAGE}"})
+    else:
+        emit("qa.status", {"stage": "generating", "message": "Writing the answer…"})
+    verifier = verifier or verifier_default(embedder=embedder)
 
     first_token: list[float] = []
 
-    def on_token(piece: str) -> None:
+    def emit_text(piece: str) -> None:
         if not first_token:
             first_token.append(round((time.perf_counter() - started) * 1000, 1))
         emit("qa.token", {"text": piece})
 
+    gate = (
+        _SentenceGate(emit_text, request.passages, verifier, policy.unsupported_policy)
+        if settings.QA_STREAM_MODE == "sentence" and not hold
+        else None
+    )
+
+    def on_token(piece: str) -> None:
+        if hold:
+            return  # nobody sees a held answer before a reviewer does
+        if gate is not None:
+            gate.feed(piece)
+        else:
+            emit_text(piece)
+
     def on_reset(message: str) -> None:
-        emit("qa.reset", {"message": message})
+        if gate is not None:
+            gate.buffer = ""
+        if not hold:
+            emit("qa.reset", {"message": message})
 
     try:
         result = gateway_stream(
@@ -176,23 +281,45 @@ def answer_run(
             answer, emit, reason="No language model could answer right now; please try again shortly.",
             searched=searched, timings=timings, started=started, status=AnswerStatus.FAILED, error=str(exc),
         )  # fmt: skip
+    if gate is not None:
+        gate.flush()
     timings["first_token"] = first_token[0] if first_token else timings["retrieval"]
     if result.model_first_token_ms is not None:
         timings["model_first_token"] = round(result.model_first_token_ms, 1)
+    model_info = {"provider": result.provider, "model": result.model}
     if result.declined:
         return _decline(
-            answer,
-            emit,
-            reason="The documents I can read do not answer this clearly enough.",
-            searched=searched,
-            timings=timings,
-            started=started,
-            provider=result.provider,
-            model=result.model,
-        )
-    text, cited = citations_filter(text=result.text, passages=request.passages)
-    timings["total"] = round((time.perf_counter() - started) * 1000, 1)
+            answer, emit, reason="The documents I can read do not answer this clearly enough.",
+            searched=searched, timings=timings, started=started, provider=result.provider, model=result.model,
+        )  # fmt: skip
+
+    verify_started = time.perf_counter()
+    verification = answer_verify(
+        text=result.text, passages=request.passages, verifier=verifier, policy=policy.unsupported_policy
+    )
+    timings["verification"] = round((time.perf_counter() - verify_started) * 1000, 1)
+    confidence = confidence_assess(best_similarity=verdict.best_similarity, verification=verification, policy=policy)
+    trust = {
+        "verification": verification.as_dict(),
+        "confidence": confidence.score,
+        "confidence_level": confidence.level,
+        "confidence_reason": confidence.reason,
+    }
+    reason = _unsupported_reason(verification, confidence)
+    if reason:
+        return _decline(
+            answer, emit, reason=reason, searched=searched, timings=timings, started=started,
+            provider=result.provider, model=result.model, trust=trust,
+        )  # fmt: skip
     by_n = {p.n: p for p in request.passages}
+    cited = verification.cited_numbers()
+    notice = ""
+    if stakes is not None and stakes.flagged and not hold:
+        notice = (
+            f"This touches on {' and '.join(stakes.topics)} matters. It is not professional advice; "
+            "a reviewer will check this answer."
+        )
+    timings["total"] = round((time.perf_counter() - started) * 1000, 1)
     with transaction.atomic():
         Citation.objects.filter(answer_id=answer_id).delete()
         Citation.objects.bulk_create(
@@ -204,10 +331,60 @@ def answer_run(
             ]
         )  # fmt: skip
         Answer.objects.filter(pk=answer_id).update(
-            status=AnswerStatus.ANSWERED, text=text, provider=result.provider, model=result.model,
+            status=AnswerStatus.HELD if hold else AnswerStatus.ANSWERED, text=verification.text,
             fallback_used=result.fallback_used, searched=searched, timings_ms=timings,
-            error="; ".join(result.errors),
+            error="; ".join(result.errors), notice=notice,
+            review_state=ReviewState.PENDING if stakes is not None and stakes.flagged else ReviewState.NONE,
+            **model_info, **trust,
         )  # fmt: skip
+        if stakes is not None and stakes.flagged:
+            review_item_open(
+                answer_id=answer_id, reason=ReviewReason.HIGH_STAKES, topics=stakes.topics,
+                detail="; ".join(stakes.reasons), held=hold,
+            )  # fmt: skip
+    answer.refresh_from_db()
+    emit("qa.final", answer_payload(answer))
+    return answer
+
+
+def _unsupported_reason(verification: Verification, confidence: Confidence) -> str:
+    if verification.declined_by_model:
+        return "The model found no answer in the passages."
+    if not verification.claims or not verification.supported_claims:
+        return "I could not verify any statement of the draft answer against the passages, so I will not guess."
+    if verification.support_ratio < settings.QA_VERIFY_MIN_SUPPORTED_SHARE:
+        return (
+            f"Only {verification.supported_claims} of {verification.claims} statements of the draft answer are "
+            "supported by the passages, so I will not guess."
+        )
+    if confidence.below_floor:
+        return f"My confidence in the answer ({confidence.score:.2f}) is below this collection's threshold."
+    return ""
+
+
+def _answer_from_reusable(
+    answer: Answer, emit: Emit, entry: ReusableAnswer, *, timings: dict[str, float], started: float
+) -> Answer:
+    timings["first_token"] = timings["total"] = round((time.perf_counter() - started) * 1000, 1)
+    with transaction.atomic():
+        Citation.objects.filter(answer_id=answer.pk).delete()
+        Citation.objects.bulk_create(
+            [
+                Citation(answer_id=answer.pk, n=c["n"], chunk_id=c["chunk_id"], document_id=c["document_id"],
+                         title=c["title"], source_name=c["source_name"], section=c.get("section", ""),
+                         page=c.get("page"), quote=c.get("quote", ""))
+                for c in entry.citations
+            ]
+        )  # fmt: skip
+        Answer.objects.filter(pk=answer.pk).update(
+            status=AnswerStatus.ANSWERED, text=entry.text, reused_from=entry, timings_ms=timings,
+            provider="reuse", model=entry.model, confidence=entry.confidence,
+            confidence_level=entry.confidence_level or ConfidenceLevel.HIGH,
+            confidence_reason="A reviewer approved this answer to the same question."
+            if entry.origin == ReuseOrigin.CURATED
+            else "A verified answer to the same question, from documents you can read.",
+        )  # fmt: skip
+        reusable_record_hit(entry=entry)
     answer.refresh_from_db()
     emit("qa.final", answer_payload(answer))
     return answer
@@ -225,12 +402,13 @@ def _decline(
     error: str = "",
     provider: str = "",
     model: str = "",
+    trust: dict[str, Any] | None = None,
 ) -> Answer:
     timings["total"] = round((time.perf_counter() - started) * 1000, 1)
     timings.setdefault("first_token", timings["total"])
     Answer.objects.filter(pk=answer.pk).update(
         status=status, decline_reason=reason, searched=searched, timings_ms=timings, error=error,
-        provider=provider, model=model,
+        provider=provider, model=model, text="", **(trust or {}),
     )  # fmt: skip
     answer.refresh_from_db()
     emit("qa.final", answer_payload(answer))

@@ -1,4 +1,9 @@
-"""Stage 3: is the evidence strong enough to answer? If not, decline and say what was searched."""
+"""Stage 3: is the evidence strong enough to answer? If not, decline and say what was searched.
+
+Two rules: the closest passage must be similar enough to the question, and every code name the
+question asks about (``json.fetch``, ``--disable-gil``, ``CSRF_TRUSTED_ORIGINS``) must appear
+in the passages: a question about something the documents never mention is declined instead
+of answered from whatever came closest."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from ingestion.contracts import RetrievedChunk
+from qa.services.textfacts import identifiers, mentions, normalise
 
 
 @dataclass(frozen=True)
@@ -14,17 +20,35 @@ class EvidenceVerdict:
     sufficient: bool
     reason: str
     closest: list[str]
+    best_similarity: float = 0.0
+    missing: tuple[str, ...] = ()
 
 
-def evidence_gate(*, chunks: list[RetrievedChunk]) -> EvidenceVerdict:
+def evidence_gate(*, chunks: list[RetrievedChunk], question: str = "") -> EvidenceVerdict:
     closest = list(dict.fromkeys(c.title for c in chunks))[:3]
     if not chunks:
         return EvidenceVerdict(False, "No readable document matched the question.", closest)
     distances = [c.vector_distance for c in chunks if c.vector_distance is not None]
     best = min(distances) if distances else None
+    similarity = 0.0 if best is None else 1 - best
     if best is None or best > settings.QA_EVIDENCE_MAX_DISTANCE:
-        shown = "n/a" if best is None else f"{1 - best:.2f}"
+        shown = "n/a" if best is None else f"{similarity:.2f}"
         return EvidenceVerdict(
-            False, f"The closest passages are not similar enough to the question (similarity {shown}).", closest
+            False, f"The closest passages are not similar enough to the question (similarity {shown}).", closest,
+            similarity,
+        )  # fmt: skip
+    missing = names_missing(question=question, chunks=chunks)
+    if missing:
+        listed = ", ".join(f"`{m}`" for m in missing)
+        return EvidenceVerdict(
+            False, f"The documents I searched never mention {listed}.", closest, similarity, tuple(missing)
         )
-    return EvidenceVerdict(True, "", closest)
+    return EvidenceVerdict(True, "", closest, similarity)
+
+
+def names_missing(*, question: str, chunks: list[RetrievedChunk]) -> list[str]:
+    names = identifiers(question)
+    if not names:
+        return []
+    haystack = normalise(" ".join(f"{c.title} {c.section} {c.text}" for c in chunks))
+    return sorted(n for n in names if not mentions(haystack, n.lstrip("@")))

@@ -16,9 +16,16 @@ def passages_retrieve(
     k: int,
     embedder: EmbeddingProvider | None = None,
     collection_ids: list[int] | None = None,
+    query_embedding: list[float] | None = None,
 ) -> tuple[list[RetrievedChunk], SearchTrace]:
     trace = SearchTrace()
     chunks = chunk_search(
-        question=question, user=user, k=k, embedder=embedder, trace=trace, collection_ids=collection_ids
+        question=question,
+        user=user,
+        k=k,
+        embedder=embedder,
+        trace=trace,
+        collection_ids=collection_ids,
+        query_embedding=query_embedding,
     )
     return chunks, trace

@@ -1,9 +1,12 @@
-"""A simulated OpenAI-compatible chat endpoint for benchmarks: configurable first-token latency
-and tokens per second. It answers from the prompt it receives (the first sentence of each of
-the first two passages, cited), so its answers are grounded; ``hallucinate`` adds an invented
-sentence with a number that is in no passage.
+"""A simulated OpenAI-compatible chat endpoint for benchmarks and evaluation (a test double
+at the model boundary): configurable first-token latency and tokens per second. It answers
+from the prompt it receives (the first sentence of each of the first two passages, cited), so
+its answers are grounded; ``hallucinate`` adds two invented sentences per answer, of five
+kinds in rotation: a number in no passage, a made-up function, a negated copy of a passage
+sentence, made-up names, and a plausible claim with no checkable detail. It records what it
+invented (``invented``) so that an evaluation can count how many reached the user.
 
-    .venv/bin/python bench/sim_openai.py --port 8011 --first-token-ms 300 --tokens-per-second 50
+    .venv/bin/python -m evaluation.simulated_llm --port 8011 --first-token-ms 300 --tokens-per-second 50
 """
 
 from __future__ import annotations
@@ -13,19 +16,52 @@ import json
 import re
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PASSAGE = re.compile(r"^\[(\d+)\] [^\n]*\n(.+?)(?=\n\n\[\d+\] |\n\nQuestion: )", re.S | re.M)
 
 
-def answer_from_prompt(prompt: str, hallucinate: bool) -> str:
+def _negate(sentence: str) -> str | None:
+    for verb in (" is ", " are ", " can ", " will ", " does ", " should "):
+        if verb in sentence:
+            return sentence.replace(verb, f"{verb}not ", 1)
+    return None
+
+
+def invented_sentences(prompt: str, firsts: list[str]) -> list[str]:
+    """Two invented sentences for this prompt (deterministic), citing passage [1]."""
+    seed = zlib.crc32(prompt.encode())
+    kinds = [
+        "This limit was raised to 7,919 in a later release",
+        "You can also call `fetch_all_records()` to do this in one step",
+        None,  # negated copy of the first passage's first sentence
+        "This behaviour was designed by Margarethe Quillfeather at Northwind Labs",
+        "In practice this is the fastest option for very large inputs and is what most projects use",
+    ]
+    out = []
+    for offset in (0, 1):
+        kind = kinds[(seed + offset * 2) % len(kinds)]
+        if kind is None:
+            negated = _negate(firsts[0].rstrip(".")) if firsts else None
+            kind = negated or kinds[0]
+        out.append(f"{kind} [1].")
+    return out
+
+
+def answer_from_prompt(prompt: str, hallucinate: bool) -> tuple[str, list[str]]:
     parts = []
+    firsts = []
     for n, text in PASSAGE.findall(prompt)[:2]:
         sentence = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
+        firsts.append(sentence)
         parts.append(f"{sentence} [{n}]")
-    if hallucinate:
-        parts.append("This limit was raised to 7,919 in a later release [1].")
-    return " ".join(parts) or "The documents do not cover this."
+    invented: list[str] = []
+    if hallucinate and parts:
+        invented = invented_sentences(prompt, firsts)
+        parts.insert(1, invented[0])
+        parts.append(invented[1])
+    return " ".join(parts) or "The documents do not cover this.", invented
 
 
 class Simulator:
@@ -36,6 +72,9 @@ class Simulator:
         self.first_token_ms = first_token_ms
         self.tokens_per_second = tokens_per_second
         self.hallucinate = hallucinate
+        self.invented: list[str] = []  # every invented sentence, in order
+        self.requests = 0
+        self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -46,7 +85,11 @@ class Simulator:
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
-                words = answer_from_prompt(prompt, sim.hallucinate).split(" ")
+                text, invented = answer_from_prompt(prompt, sim.hallucinate)
+                with sim._lock:
+                    sim.invented.extend(invented)
+                    sim.requests += 1
+                words = text.split(" ")
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")

@@ -1,0 +1,102 @@
+"""Admin views of answers, the review queue, feedback and reusable answers. Review decisions go
+through the same services as the review page, so they are recorded and reach the user."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from core.errors import ApplicationError
+from qa.models import Answer, Feedback, Interaction, ReusableAnswer, ReviewAction, ReviewItem, ReviewState
+from qa.services.review import review_approve
+
+
+class ReviewActionInline(admin.TabularInline):
+    model = ReviewAction
+    extra = 0
+    can_delete = False
+    readonly_fields = ("created_at", "reviewer", "action", "note", "text_before", "text_after")
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ReviewItem)
+class ReviewItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "question", "reason", "topics", "held", "state", "decided_by")
+    list_filter = ("state", "reason", "held")
+    search_fields = ("answer__question", "answer__text")
+    readonly_fields = ("answer", "reason", "topics", "detail", "held", "state", "decided_by", "decided_at", "note",
+                       "answer_text", "verification")  # fmt: skip
+    exclude = ()
+    inlines = [ReviewActionInline]
+    actions = ["approve_selected"]
+
+    @admin.display(description="Question")
+    def question(self, obj: ReviewItem) -> str:
+        return obj.answer.question[:100]
+
+    @admin.display(description="Answer")
+    def answer_text(self, obj: ReviewItem) -> str:
+        return obj.answer.text
+
+    @admin.display(description="Verification per sentence")
+    def verification(self, obj: ReviewItem) -> str:
+        rows = obj.answer.verification.get("sentences", [])
+        return "\n".join(
+            f"[{r['action']}] support {r['support']:.2f} cites {r['citations']}: {r['text']}"
+            + (f" ({'; '.join(r['issues'])})" if r["issues"] else "")
+            for r in rows
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Approve the selected answers (as written)")
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[ReviewItem]) -> None:
+        done = 0
+        for item in queryset.filter(state=ReviewState.PENDING):
+            try:
+                review_approve(item_id=item.pk, reviewer=cast(User, request.user), note="approved in the admin")
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+        self.message_user(request, f"Approved {done} answer(s).")
+
+
+@admin.register(Answer)
+class AnswerAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "question", "status", "confidence_level", "review_state", "provider", "model")
+    list_filter = ("status", "confidence_level", "review_state", "provider")
+    search_fields = ("question", "text")
+    readonly_fields = [f.name for f in Answer._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "answer", "user", "helpful", "reason", "triage_state")
+    list_filter = ("helpful", "reason", "triage_state")
+    search_fields = ("comment", "answer__question")
+
+
+@admin.register(ReusableAnswer)
+class ReusableAnswerAdmin(admin.ModelAdmin):
+    list_display = ("id", "origin", "question", "active", "hits", "expires_at", "invalidated_reason", "created_at")
+    list_filter = ("origin", "active")
+    search_fields = ("question", "text")
+    exclude = ("embedding",)
+    readonly_fields = ("document_ids", "collection_ids", "citations", "source_answer", "hits", "last_hit_at")
+
+
+@admin.register(Interaction)
+class InteractionAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "provider", "model", "outcome", "tokens_in", "tokens_out", "total_ms")
+    list_filter = ("provider", "outcome")
+    readonly_fields = [f.name for f in Interaction._meta.fields]

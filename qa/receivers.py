@@ -1,0 +1,15 @@
+"""qa listens to ingestion: when a document leaves the index, stored answers citing it go."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from ingestion.signals import document_changed
+from qa.services.reuse import reusable_invalidate_for_documents
+
+
+@receiver(document_changed, dispatch_uid="qa.reusable_invalidate")
+def on_document_changed(sender: Any, document_id: int, reason: str, **kwargs: Any) -> None:
+    reusable_invalidate_for_documents(document_ids=[document_id], reason=f"document {document_id} {reason}")

@@ -1,0 +1,31 @@
+"""Curated answers exported as regression test cases (the evaluation set's JSON Lines format):
+each key number or code name of the approved answer becomes a ``must_contain_any`` group."""
+
+from __future__ import annotations
+
+import json
+
+from qa.models import ReusableAnswer, ReuseOrigin
+from qa.services.textfacts import Facts, strip_citations
+
+
+def curated_cases() -> list[dict[str, object]]:
+    cases: list[dict[str, object]] = []
+    for entry in ReusableAnswer.objects.filter(origin=ReuseOrigin.CURATED, active=True).order_by("pk"):
+        text = strip_citations(entry.text)
+        facts = Facts.of(text)
+        groups = [[n] for n in sorted(facts.numbers)][:3] + [[i] for i in sorted(facts.identifiers)][:3]
+        cases.append({
+            "id": f"curated-{entry.pk}",
+            "type": "curated",
+            "question": entry.question,
+            "answer": text,
+            "must_contain_any": groups,
+            "sources": sorted({str(c.get("source_name", "")) for c in entry.citations}),
+            "paraphrase_of": None,
+        })  # fmt: skip
+    return cases
+
+
+def curated_export_jsonl() -> str:
+    return "".join(json.dumps(case, ensure_ascii=False) + "\n" for case in curated_cases())

@@ -1,0 +1,136 @@
+"""Answers given again: reviewer-curated answers (and, with the cache, verified answers).
+
+A stored answer is reused only when (1) its question is close to the new one by embedding,
+(2) the near-miss guard finds no difference in numbers, negation, code names or named
+entities, and (3) the asking user may read every document it cites (and, when the question is
+narrowed to some collections, it cites only those). Stored answers are forgotten when a
+document they cite changes or is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import F, Q
+from django.utils import timezone
+from pgvector.django import CosineDistance
+
+from ingestion.selectors.collections import document_list_readable
+from qa.models import ReusableAnswer, ReuseOrigin
+from qa.services.textfacts import Facts, content_words
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    compatible: bool
+    reason: str = ""
+
+
+def _names_match(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Every code name of each side is on the other, allowing a dotted prefix
+    (``lru_cache`` = ``functools.lru_cache``) but not another module (``json.dumps`` != ``pickle.dumps``)."""
+
+    def canon(name: str) -> str:
+        return name.lstrip("@").removesuffix("()")
+
+    left, right = {canon(x) for x in a}, {canon(x) for x in b}
+
+    def covered(name: str, other: set[str]) -> bool:
+        return any(name == o or o.endswith("." + name) or name.endswith("." + o) for o in other)
+
+    return all(covered(x, right) for x in left) and all(covered(x, left) for x in right)
+
+
+def questions_compatible(question: str, candidate: str) -> GuardVerdict:
+    """The near-miss guard: would the answer to ``candidate`` answer ``question``?"""
+    a, b = Facts.of(question), Facts.of(candidate)
+    if a.numbers != b.numbers:
+        return GuardVerdict(False, f"numbers differ ({sorted(a.numbers)} vs {sorted(b.numbers)})")
+    if a.negated != b.negated:
+        return GuardVerdict(False, "one question is negated")
+    if not _names_match(a.identifiers, b.identifiers):
+        return GuardVerdict(False, f"code names differ ({sorted(a.identifiers)} vs {sorted(b.identifiers)})")
+    if a.entities != b.entities:
+        return GuardVerdict(False, f"names differ ({sorted(a.entities)} vs {sorted(b.entities)})")
+    words_a, words_b = content_words(question), content_words(candidate)
+    only_a, only_b = words_a - words_b, words_b - words_a
+    # One word swapped in an otherwise identical question ("ascending" -> "descending", "TV" ->
+    # "money") changes its meaning more often than not.
+    if len(only_a) == 1 and len(only_b) == 1 and len(words_a & words_b) >= 1 and len(words_a) <= 8:
+        return GuardVerdict(False, f"one word differs ({next(iter(only_a))!r} vs {next(iter(only_b))!r})")
+    return GuardVerdict(True)
+
+
+@dataclass(frozen=True)
+class ReuseMatch:
+    entry: ReusableAnswer
+    similarity: float
+    nearest_similarity: float
+
+
+def reusable_find(
+    *,
+    user: User | AnonymousUser,
+    question: str,
+    embedding: list[float],
+    origins: list[str],
+    min_similarity: float,
+    collection_ids: list[int] | None = None,
+    prompt_version: str | None = None,
+    now: datetime | None = None,
+    candidates: int = 5,
+) -> tuple[ReuseMatch | None, float | None, str]:
+    """The best reusable answer for this user and question, the nearest similarity seen (for the
+    lookup log) and why the nearest was not used."""
+    now = now or timezone.now()
+    query = ReusableAnswer.objects.filter(active=True, origin__in=origins).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    if prompt_version is not None:
+        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(prompt_version=prompt_version))
+    if collection_ids is not None:
+        query = query.filter(collection_ids__contained_by=collection_ids)
+    rows = list(query.annotate(distance=CosineDistance("embedding", embedding)).order_by("distance")[:candidates])
+    if not rows:
+        return None, None, "no stored answers"
+    nearest = 1 - float(rows[0].distance)  # type: ignore[attr-defined]
+    why = ""
+    readable_ids: set[int] | None = None
+    for row in rows:
+        similarity = 1 - float(row.distance)  # type: ignore[attr-defined]
+        if similarity < min_similarity:
+            why = why or f"nearest similarity {similarity:.3f} < {min_similarity}"
+            break
+        guard = questions_compatible(question, row.question)
+        if not guard.compatible:
+            why = why or f"near-miss guard: {guard.reason}"
+            continue
+        if readable_ids is None:
+            all_ids = {d for r in rows for d in r.document_ids}
+            readable_ids = set(
+                document_list_readable(user=user).filter(pk__in=all_ids, is_current=True).values_list("pk", flat=True)
+            )
+        if not set(row.document_ids) <= readable_ids:
+            why = why or "cites a document this user cannot read"
+            continue
+        return ReuseMatch(row, similarity, nearest), nearest, ""
+    return None, nearest, why
+
+
+def reusable_record_hit(*, entry: ReusableAnswer) -> None:
+    ReusableAnswer.objects.filter(pk=entry.pk).update(hits=F("hits") + 1, last_hit_at=timezone.now())
+
+
+def reusable_invalidate_for_documents(*, document_ids: list[int], reason: str) -> int:
+    """Forget every stored answer that cites one of these documents."""
+    count = ReusableAnswer.objects.filter(active=True, document_ids__overlap=document_ids).update(
+        active=False, invalidated_reason=reason[:200]
+    )
+    if count:
+        logger.info("reuse.invalidated count=%s documents=%s reason=%s", count, document_ids, reason)
+    return count

@@ -1,0 +1,160 @@
+"""Human review: held and flagged answers wait for a reviewer, who approves, edits and
+approves, or rejects them. Every action is recorded; an approved answer becomes a curated
+answer Verity reuses; the asking user's open pages are told at once."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from providers.registry import embedding_provider_default
+from qa.models import (
+    Answer,
+    AnswerStatus,
+    ReusableAnswer,
+    ReuseOrigin,
+    ReviewAction,
+    ReviewItem,
+    ReviewState,
+)
+from qa.services.textfacts import CITATION
+
+logger = logging.getLogger(__name__)
+MAX_EDIT_CHARS = 20_000
+
+
+def user_group(user_id: int) -> str:
+    """Every chat page of a user listens here (review decisions reach them live)."""
+    return f"qa.user.{user_id}"
+
+
+def review_item_open(*, answer_id: int, reason: str, topics: list[str], detail: str, held: bool) -> ReviewItem:
+    item, _ = ReviewItem.objects.update_or_create(
+        answer_id=answer_id,
+        defaults={"reason": reason, "topics": topics, "detail": detail[:2000], "held": held,
+                  "state": ReviewState.PENDING},
+    )  # fmt: skip
+    return item
+
+
+def _locked_pending(item_id: int) -> ReviewItem:
+    item = ReviewItem.objects.select_for_update().select_related("answer__conversation").filter(pk=item_id).first()
+    if item is None:
+        raise ApplicationError("That review item does not exist.")
+    if item.state != ReviewState.PENDING:
+        raise ApplicationError(f"This answer was already {item.get_state_display().lower()}.")
+    return item
+
+
+def _notify_user(answer: Answer) -> None:
+    from qa.services.answering import answer_payload
+
+    def send() -> None:
+        from core.realtime import group_send_now
+
+        fresh = Answer.objects.select_related("reused_from").get(pk=answer.pk)
+        group_send_now(
+            group=user_group(answer.conversation.user_id), event_type="qa.final",
+            payload={"answer_id": fresh.pk, **answer_payload(fresh)},
+        )  # fmt: skip
+
+    transaction.on_commit(send)
+
+
+def _clean_edit(text: str, answer: Answer) -> str:
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise ApplicationError("The edited answer is empty.")
+    if len(text) > MAX_EDIT_CHARS:
+        raise ApplicationError(f"The edited answer is longer than {MAX_EDIT_CHARS:,} characters.")
+    valid = set(answer.citations.values_list("n", flat=True))
+    unknown = sorted({int(n) for n in CITATION.findall(text)} - valid)
+    if unknown:
+        raise ApplicationError(
+            f"The edited answer cites {', '.join(f'[{n}]' for n in unknown)}, which is not among its sources."
+        )
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+@transaction.atomic
+def review_approve(*, item_id: int, reviewer: User, text: str | None = None, note: str = "") -> ReviewItem:
+    """Approve a held or flagged answer, optionally with an edited text; it becomes curated."""
+    item = _locked_pending(item_id)
+    answer = item.answer
+    before = answer.text
+    edited = text is not None and text.strip() != before.strip()
+    after = _clean_edit(text, answer) if edited and text is not None else before
+    state = ReviewState.EDITED if edited else ReviewState.APPROVED
+    item.state, item.decided_by, item.decided_at, item.note = state, reviewer, timezone.now(), note[:2000]
+    item.save(update_fields=["state", "decided_by", "decided_at", "note", "updated_at"])
+    ReviewAction.objects.create(
+        item=item, reviewer=reviewer, action=str(state), note=note[:2000], text_before=before, text_after=after
+    )
+    Answer.objects.filter(pk=answer.pk).update(status=AnswerStatus.ANSWERED, text=after, review_state=state)
+    answer.refresh_from_db()
+    curated_create_from(answer=answer, reviewer=reviewer)
+    _notify_user(answer)
+    logger.info("review.approved item=%s answer=%s edited=%s reviewer=%s", item.pk, answer.pk, edited, reviewer.pk)
+    return item
+
+
+@transaction.atomic
+def review_reject(*, item_id: int, reviewer: User, note: str) -> ReviewItem:
+    """Reject an answer: the user is told a reviewer withdrew it, with the note."""
+    note = note.strip()
+    if not note:
+        raise ApplicationError("Say why the answer is rejected; the note is shown to the user.")
+    item = _locked_pending(item_id)
+    answer = item.answer
+    item.state, item.decided_by, item.decided_at, item.note = (
+        ReviewState.REJECTED,
+        reviewer,
+        timezone.now(),
+        note[:2000],
+    )
+    item.save(update_fields=["state", "decided_by", "decided_at", "note", "updated_at"])
+    ReviewAction.objects.create(
+        item=item, reviewer=reviewer, action="rejected", note=note[:2000], text_before=answer.text
+    )
+    Answer.objects.filter(pk=answer.pk).update(
+        status=AnswerStatus.DECLINED, review_state=ReviewState.REJECTED,
+        decline_reason=f"A reviewer did not approve this answer: {note[:500]}",
+    )  # fmt: skip
+    ReusableAnswer.objects.filter(source_answer=answer, active=True).update(
+        active=False, invalidated_reason="rejected by a reviewer"
+    )
+    answer.refresh_from_db()
+    _notify_user(answer)
+    logger.info("review.rejected item=%s answer=%s reviewer=%s", item.pk, answer.pk, reviewer.pk)
+    return item
+
+
+def curated_create_from(*, answer: Answer, reviewer: User | None) -> ReusableAnswer | None:
+    """Store an approved answer for reuse on the same or a very similar question."""
+    citations = list(answer.citations.all())
+    if not citations or not answer.text:
+        return None
+    question = answer.standalone_question or answer.question
+    vector = embedding_provider_default().embed_query(question)
+    from ingestion.models import Document
+
+    collections = sorted(
+        set(Document.objects.filter(pk__in=[c.document_id for c in citations]).values_list("collection_id", flat=True))
+    )
+    ReusableAnswer.objects.filter(source_answer=answer, active=True).update(active=False, invalidated_reason="replaced")
+    return ReusableAnswer.objects.create(
+        origin=ReuseOrigin.CURATED, question=question, embedding=vector, text=answer.text,
+        citations=[
+            {"n": c.n, "chunk_id": c.chunk_id, "document_id": c.document_id, "title": c.title,
+             "source_name": c.source_name, "section": c.section, "page": c.page, "quote": c.quote}
+            for c in citations
+        ],
+        document_ids=sorted({c.document_id for c in citations}), collection_ids=collections,
+        model=answer.model, confidence=answer.confidence, confidence_level="high",
+        source_answer=answer, created_by=reviewer,
+    )  # fmt: skip

@@ -1,0 +1,450 @@
+"""Stage 7: check every sentence of an answer against the passages it cites, repair citations,
+and apply the policy for unsupported sentences (remove or mark).
+
+A verifier scores how well one passage supports one claim. The default,
+``EvidenceVerifier``, needs no extra model weights: a sentence copied from the passage is
+supported outright; otherwise the score combines embedding similarity to the passage's closest
+sentence with the share of the claim's content words found in the passage, and consistency
+checks veto it when a number, a quoted identifier, a named entity or a negation in the claim is
+not in the source. ``JudgeVerifier`` asks a configured OpenAI-compatible model instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import httpx
+import numpy as np
+from django.conf import settings
+
+from providers.embeddings.base import EmbeddingProvider
+from providers.llm.base import ContextPassage
+from qa.services.textfacts import (
+    CITATION,
+    NEGATION,
+    Facts,
+    content_words,
+    mentions,
+    negation_count,
+    normalise,
+    sentences_split,
+    strip_citations,
+)
+
+logger = logging.getLogger(__name__)
+
+_LIST_PREFIX = re.compile(r"^(\s*(?:[-*+]|\d{1,2}[.)])\s+|\s*#{1,6}\s+|\s*>\s*)")
+_DECLINE = re.compile(
+    r"\b(?:(?:do|does|did)(?: not|n't) (?:cover|contain|mention|say|describe|answer|include)|"
+    r"(?:is|are) not (?:covered|mentioned|described)|no information|cannot answer|can't answer|"
+    r"(?:do not|don't) know|not (?:able|possible) to answer|unable to answer)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class PassageSupport:
+    score: float
+    issues: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+class Verifier(Protocol):
+    name: str
+
+    def support(self, *, claims: list[str], passages: list[ContextPassage]) -> list[list[PassageSupport]]:
+        """For each claim, one PassageSupport per passage (in the order given)."""
+
+
+def _passage_sentences(text: str) -> list[str]:
+    return [s for s in sentences_split(text) if 12 <= len(s) <= 800] or [text[:800]]
+
+
+class EvidenceVerifier:
+    """Embedding similarity plus consistency checks; no extra model."""
+
+    name = "evidence-v1"
+
+    def __init__(self, *, embedder: EmbeddingProvider, max_passage_sentences: int = 160) -> None:
+        self.embedder = embedder
+        self.max_passage_sentences = max_passage_sentences
+
+    def support(self, *, claims: list[str], passages: list[ContextPassage]) -> list[list[PassageSupport]]:
+        if not claims:
+            return []
+        norm_passages = [normalise(p.text) for p in passages]
+        passage_words = [content_words(p.text) for p in passages]
+        verbatim = [
+            [_copied(normalise(strip_citations(c)), norm) for norm in norm_passages] for c in claims
+        ]  # fmt: skip
+        need_embedding = [i for i, row in enumerate(verbatim) if not any(row)]
+        similarity: dict[int, list[tuple[float, str]]] = {}
+        if need_embedding:
+            sentences: list[tuple[int, str]] = []
+            for index, passage in enumerate(passages):
+                sentences.extend((index, s) for s in _passage_sentences(passage.text))
+            sentences = sentences[: self.max_passage_sentences]
+            texts = [strip_citations(claims[i]) for i in need_embedding] + [s for _, s in sentences]
+            vectors = np.asarray(self.embedder.embed_texts(texts))
+            claim_vectors, sentence_vectors = vectors[: len(need_embedding)], vectors[len(need_embedding) :]
+            sims = claim_vectors @ sentence_vectors.T if len(sentences) else np.zeros((len(need_embedding), 0))
+            for row, claim_index in enumerate(need_embedding):
+                best: list[tuple[float, str]] = [(0.0, "")] * len(passages)
+                for col, (passage_index, sentence) in enumerate(sentences):
+                    value = float(sims[row, col])
+                    if value > best[passage_index][0]:
+                        best[passage_index] = (value, sentence)
+                similarity[claim_index] = best
+        results: list[list[PassageSupport]] = []
+        for claim_index, claim in enumerate(claims):
+            plain = strip_citations(claim)
+            facts = Facts.of(plain)
+            words = content_words(plain)
+            row_out: list[PassageSupport] = []
+            for passage_index, passage in enumerate(passages):
+                if verbatim[claim_index][passage_index]:
+                    row_out.append(PassageSupport(1.0))
+                    continue
+                # A claim copied from another passage was not embedded: lexical evidence only here.
+                sim, closest = similarity[claim_index][passage_index] if claim_index in similarity else (0.0, "")
+                coverage = len(words & passage_words[passage_index]) / max(1, len(words))
+                score = 0.55 * sim + 0.45 * coverage
+                issues = _consistency(facts, plain, passage.text, norm_passages[passage_index], closest, sim, coverage)
+                row_out.append(PassageSupport(round(score, 3), issues))
+            results.append(row_out)
+        return results
+
+
+def _copied(claim: str, passage: str) -> bool:
+    claim = claim.rstrip(".!?:; ")
+    return len(claim) >= 12 and claim in passage
+
+
+def _same_words(a: str, b: str) -> bool:
+    """The two sentences say nearly the same words (apart from a negation)."""
+    wa, wb = content_words(a), content_words(b)
+    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= 0.6
+
+
+def _without_negations(text: str) -> str:
+    return " ".join(NEGATION.sub(" ", text).split())
+
+
+def _consistency(facts: Facts, claim: str, raw: str, norm: str, closest: str, sim: float, coverage: float) -> list[str]:
+    issues: list[str] = []
+    source_numbers = Facts.of(raw).numbers
+    for number in sorted(facts.numbers - source_numbers):
+        issues.append(f"the number {number} is not in the source")
+    for name in sorted(facts.identifiers):
+        if not mentions(norm, name):
+            issues.append(f"`{name}` is not in the source")
+    for entity in sorted(facts.entities):
+        if entity not in norm:
+            issues.append(f"“{entity}” is not in the source")
+    claim_norm = normalise(claim).rstrip(".!?:; ")
+    stripped = _without_negations(claim_norm)
+    if facts.negated and len(stripped) >= 20 and stripped in _without_negations(norm):
+        issues.append("the source says the opposite (a negation was added)")
+    elif closest and sim >= 0.7 and negation_count(claim) != negation_count(closest) and _same_words(claim, closest):
+        issues.append("the source says the opposite (negation differs)")
+    if coverage < settings.QA_VERIFY_MIN_COVERAGE:
+        issues.append(f"only {coverage:.0%} of its words are in the source")
+    return issues
+
+
+class JudgeVerifier:
+    """An OpenAI-compatible model judges support (an NLI or judge model), one call per answer.
+    Falls back to the evidence verifier if the judge fails."""
+
+    name = "judge-v1"
+
+    def __init__(self, *, url: str, model: str, api_key: str, fallback: Verifier, timeout: float = 20.0) -> None:
+        self.url, self.model, self.api_key, self.fallback, self.timeout = url, model, api_key, fallback, timeout
+
+    def support(self, *, claims: list[str], passages: list[ContextPassage]) -> list[list[PassageSupport]]:
+        listing = "\n".join(f"[{p.n}] {p.text}" for p in passages)
+        numbered = "\n".join(f"{i + 1}. {strip_citations(c)}" for i, c in enumerate(claims))
+        prompt = (
+            "For each claim, give a support score from 0 to 1 for every passage: 1 when the passage states "
+            "the claim, 0 when it does not or contradicts it. Reply with JSON only: "
+            '{"scores": [[claim1_passage1, claim1_passage2, ...], ...]}\n\n'
+            f"Passages:\n{listing}\n\nClaims:\n{numbered}"
+        )
+        try:
+            response = httpx.post(
+                self.url.rstrip("/") + "/chat/completions",
+                headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
+                json={"model": self.model, "temperature": 0, "messages": [{"role": "user", "content": prompt}]},
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
+            content = response.json()["choices"][0]["message"]["content"]
+            scores = json.loads(content[content.find("{") : content.rfind("}") + 1])["scores"]
+            if len(scores) != len(claims) or any(len(row) != len(passages) for row in scores):
+                raise ValueError("score matrix has the wrong shape")
+            return [[PassageSupport(float(v)) for v in row] for row in scores]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            logger.warning("verification.judge_failed error=%s; using %s", exc, self.fallback.name)
+            return self.fallback.support(claims=claims, passages=passages)
+
+
+def verifier_default(*, embedder: EmbeddingProvider) -> Verifier:
+    evidence = EvidenceVerifier(embedder=embedder)
+    if settings.QA_VERIFIER == "judge" and settings.QA_JUDGE_URL:
+        return JudgeVerifier(
+            url=settings.QA_JUDGE_URL, model=settings.QA_JUDGE_MODEL, api_key=settings.QA_JUDGE_API_KEY,
+            fallback=evidence,
+        )  # fmt: skip
+    return evidence
+
+
+@dataclass
+class SentenceCheck:
+    text: str  # without citation markers
+    original_citations: list[int]
+    citations: list[int]
+    claim: bool
+    support: float
+    best_passage: int | None
+    supported: bool
+    issues: list[str]
+    action: str  # kept, recited, cited, removed, marked, no-claim
+
+
+@dataclass
+class Verification:
+    text: str
+    sentences: list[SentenceCheck]
+    dropped_citations: list[int]
+    verifier: str
+    elapsed_ms: float
+    declined_by_model: bool = False
+
+    @property
+    def claims(self) -> int:
+        return sum(1 for s in self.sentences if s.claim)
+
+    @property
+    def supported_claims(self) -> int:
+        return sum(1 for s in self.sentences if s.claim and s.supported)
+
+    @property
+    def support_ratio(self) -> float:
+        return self.supported_claims / self.claims if self.claims else 0.0
+
+    @property
+    def mean_support(self) -> float:
+        scores = [s.support for s in self.sentences if s.claim and s.supported]
+        return sum(scores) / len(scores) if scores else 0.0
+
+    @property
+    def removed(self) -> int:
+        return sum(1 for s in self.sentences if s.action == "removed")
+
+    @property
+    def recited(self) -> int:
+        return sum(1 for s in self.sentences if s.action in ("recited", "cited"))
+
+    def cited_numbers(self) -> list[int]:
+        return list(dict.fromkeys(n for s in self.sentences if s.action != "removed" for n in s.citations))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "verifier": self.verifier,
+            "claims": self.claims,
+            "supported": self.supported_claims,
+            "support_ratio": round(self.support_ratio, 3),
+            "removed": self.removed,
+            "recited": self.recited,
+            "dropped_citations": self.dropped_citations,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+            "sentences": [asdict(s) for s in self.sentences],
+        }
+
+
+# Marks the part of a sentence that followed (or preceded) copied text: it may only be supported
+# by the passages the sentence cites, never re-cited to another one.
+REMAINDER = "\x00"
+
+
+def _longest_copied(words: list[str], norm_passages: list[str], *, from_end: bool) -> int:
+    """How many words at the start (or end) of ``words`` appear verbatim in one passage."""
+    best = 0
+    for norm in norm_passages:
+        low, high = best, len(words)
+        while low < high:  # containment is monotonic in the length of a prefix (suffix)
+            mid = (low + high + 1) // 2
+            part = words[-mid:] if from_end else words[:mid]
+            if normalise(" ".join(part)).rstrip(".!?:; ") in norm:
+                low = mid
+            else:
+                high = mid - 1
+        best = max(best, low)
+    return best
+
+
+def _split_on_copied(sentence: str, norm_passages: list[str], depth: int = 0) -> list[str]:
+    """Split a sentence that starts or ends with text copied from a passage and goes on with
+    something else ("<quoted signature> In practice this is the fastest option"), so that the
+    rest is checked on its own instead of riding on the copied part."""
+    marks = " ".join(f"[{n}]" for n in dict.fromkeys(CITATION.findall(sentence)))
+    plain = strip_citations(sentence)
+    words = plain.split()
+    if depth > 3 or len(words) < 9 or not norm_passages or _copied(normalise(plain), max(norm_passages, key=len)):
+        return [sentence]
+    if any(_copied(normalise(plain), norm) for norm in norm_passages):
+        return [sentence]
+    head = _longest_copied(words, norm_passages, from_end=False)
+    if head >= 6 and len(words) - head >= 3:
+        rest = " ".join(words[head:])
+        return [f"{' '.join(words[:head])} {marks}".strip()] + [
+            REMAINDER + p.removeprefix(REMAINDER)
+            for p in _split_on_copied(f"{rest} {marks}".strip(), norm_passages, depth + 1)
+        ]
+    tail = _longest_copied(words, norm_passages, from_end=True)
+    if tail >= 6 and len(words) - tail >= 3:
+        rest = " ".join(words[: len(words) - tail])
+        return [
+            REMAINDER + p.removeprefix(REMAINDER)
+            for p in _split_on_copied(f"{rest} {marks}".strip(), norm_passages, depth + 1)
+        ] + [f"{' '.join(words[len(words) - tail :])} {marks}".strip()]
+    return [sentence]
+
+
+def _is_claim(sentence: str) -> bool:
+    facts = Facts.of(sentence)
+    return len(content_words(sentence)) >= 2 or bool(facts.numbers or facts.identifiers)
+
+
+def answer_verify(
+    *,
+    text: str,
+    passages: list[ContextPassage],
+    verifier: Verifier,
+    policy: str = "remove",
+    min_support: float | None = None,
+) -> Verification:
+    """Check each sentence, fix its citations and apply ``policy`` ("remove" or "mark") to the
+    unsupported ones. Code blocks are checked as one claim."""
+    started = time.perf_counter()
+    threshold = settings.QA_VERIFY_MIN_SUPPORT if min_support is None else min_support
+    valid = {p.n for p in passages}
+    index_of = {p.n: i for i, p in enumerate(passages)}
+    dropped = sorted({n for n in (int(m) for m in CITATION.findall(text)) if n not in valid})
+
+    norm_passages = [normalise(p.text) for p in passages]
+    # Units: (line prefix, sentence) in order, with code fences kept whole.
+    lines: list[tuple[str, list[str]]] = []
+    in_code, code = False, []
+    for line in text.splitlines():
+        if line.strip().startswith("```"):
+            code.append(line)
+            if in_code:
+                lines.append(("```", ["\n".join(code)]))
+                code = []
+            in_code = not in_code
+            continue
+        if in_code:
+            code.append(line)
+            continue
+        prefix_match = _LIST_PREFIX.match(line)
+        prefix = prefix_match.group(1) if prefix_match else ""
+        body = line[len(prefix) :]
+        pieces = [p for s in sentences_split(body) for p in _split_on_copied(s, norm_passages)] if body.strip() else []
+        lines.append((prefix, pieces))
+    if code:
+        lines.append(("```", ["\n".join(code)]))
+
+    units = [(li, si, s) for li, (_, sents) in enumerate(lines) for si, s in enumerate(sents)]
+    claim_units = [u for u in units if _is_claim(strip_citations(u[2].removeprefix(REMAINDER)))]
+    claims = [u[2].removeprefix(REMAINDER) for u in claim_units]
+    scores = verifier.support(claims=claims, passages=passages) if passages else []
+    score_of = {(u[0], u[1]): row for u, row in zip(claim_units, scores, strict=True)}
+
+    checks: dict[tuple[int, int], SentenceCheck] = {}
+    for li, si, sentence in units:
+        remainder = sentence.startswith(REMAINDER)
+        sentence = sentence.removeprefix(REMAINDER)
+        is_code = lines[li][0] == "```"
+        cited = [] if is_code else [n for n in dict.fromkeys(int(m) for m in CITATION.findall(sentence)) if n in valid]
+        plain = sentence if is_code else strip_citations(sentence)
+        row = score_of.get((li, si))
+        if row is None:
+            checks[(li, si)] = SentenceCheck(plain, cited, cited, False, 0.0, None, True, [], "no-claim")
+            continue
+        best_i = max(range(len(row)), key=lambda i: (row[i].ok, row[i].score)) if row else None
+        # A passage that says the opposite vetoes the claim, whichever passage it cites.
+        contradicted = any("opposite" in issue for r in row for issue in r.issues)
+        best_ok = (
+            best_i is not None and row[best_i].ok and row[best_i].score >= threshold
+            and not contradicted and not (remainder and cited)
+        )  # fmt: skip
+        cited_ok = [
+            n for n in cited if row[index_of[n]].ok and row[index_of[n]].score >= threshold and not contradicted
+        ]
+        if cited_ok:
+            support = max(row[index_of[n]].score for n in cited_ok)
+            check = SentenceCheck(plain, cited, cited_ok, True, support, passages[best_i].n if best_i is not None else None,
+                                  True, [], "kept")  # fmt: skip
+        elif best_ok and best_i is not None:
+            check = SentenceCheck(plain, cited, [passages[best_i].n], True, row[best_i].score, passages[best_i].n,
+                                  True, [], "recited" if cited else "cited")  # fmt: skip
+        else:
+            consider = [index_of[n] for n in cited] or list(range(len(row)))
+            worst = max(consider, key=lambda i: row[i].score) if consider else None
+            issues = list(row[worst].issues) if worst is not None else ["no passage was given"]
+            if contradicted and not any("opposite" in i for i in issues):
+                issues.append("another passage says the opposite")
+            support = row[worst].score if worst is not None else 0.0
+            if not issues:
+                issues = [f"support {support:.2f} is below {threshold:.2f}"]
+            check = SentenceCheck(plain, cited, cited if policy == "mark" else [], True, support,
+                                  passages[best_i].n if best_i is not None else None, False, issues,
+                                  "marked" if policy == "mark" else "removed")  # fmt: skip
+        checks[(li, si)] = check
+
+    out_lines: list[str] = []
+    for li, (prefix, sents) in enumerate(lines):
+        kept: list[str] = []
+        for si, _ in enumerate(sents):
+            check = checks[(li, si)]
+            if check.action == "removed":
+                continue
+            kept.append(_with_citations(check, code=prefix == "```"))
+        if prefix == "```":
+            if kept:
+                out_lines.append(kept[0])
+            continue
+        if kept:
+            out_lines.append(prefix + " ".join(kept))
+        elif not sents:
+            out_lines.append("")
+    final = re.sub(r"\n{3,}", "\n\n", "\n".join(out_lines)).strip()
+    ordered = [checks[(li, si)] for li, si, _ in units]
+    text = text.replace(REMAINDER, "")
+    declined_by_model = bool(_DECLINE.search(text)) and not any(c.claim and c.supported for c in ordered)
+    return Verification(
+        text=final, sentences=ordered, dropped_citations=dropped, verifier=verifier.name,
+        elapsed_ms=(time.perf_counter() - started) * 1000, declined_by_model=declined_by_model,
+    )  # fmt: skip
+
+
+def _with_citations(check: SentenceCheck, *, code: bool) -> str:
+    marks = "".join(f"[{n}]" for n in check.citations)
+    if code:
+        return check.text + (f"\n\n{marks}" if marks else "")
+    text = check.text
+    suffix = " *(not supported by the sources)*" if check.action == "marked" else ""
+    if not marks:
+        return text + suffix
+    if text and text[-1] in ".!?:;":
+        return f"{text[:-1]} {marks}{text[-1]}{suffix}"
+    return f"{text} {marks}{suffix}"
