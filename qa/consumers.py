@@ -100,7 +100,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def qa_reset(self, event: dict[str, Any]) -> None:
         answer_id = event["answer_id"]
         await self.send(text_data=(
-            f'<div id="answer-{answer_id}-text" class="answer-text streaming" hx-swap-oob="true"></div>'
+            f'<div id="answer-{answer_id}-text" class="answer-text streaming draft" hx-swap-oob="true"></div>'
             f'<div id="answer-{answer_id}-status" class="answer-status" hx-swap-oob="true">{escape(event["message"])}</div>'
         ))  # fmt: skip
 

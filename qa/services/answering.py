@@ -240,7 +240,10 @@ def answer_run(
         topics = " and ".join(stakes.topics) if stakes else ""
         emit("qa.status", {"stage": "held", "message": f"This looks like a {topics} question. {HELD_MESSAGE}"})
     else:
-        emit("qa.status", {"stage": "generating", "message": "Writing the answer…"})
+        emit(
+            "qa.status",
+            {"stage": "generating", "message": "Writing the answer… (a draft until it is checked against the sources)"},
+        )
     verifier = verifier or verifier_default(embedder=embedder)
 
     first_token: list[float] = []

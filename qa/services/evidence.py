@@ -51,4 +51,6 @@ def names_missing(*, question: str, chunks: list[RetrievedChunk]) -> list[str]:
     if not names:
         return []
     haystack = normalise(" ".join(f"{c.title} {c.section} {c.text}" for c in chunks))
-    return sorted(n for n in names if not mentions(haystack, n.lstrip("@")))
+    missing = sorted(n for n in names if not mentions(haystack, n.lstrip("@")))
+    # "travel_policy" is already said by "travel_policy.fetch_limits".
+    return [n for n in missing if not any(m != n and n.lstrip("@") in m.lstrip("@").split(".") for m in missing)]

@@ -35,3 +35,20 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def two_browser_pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object, object]]:
+    """Two separate sessions (for example a user and a reviewer) in one Chromium."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(2)]
+        try:
+            yield contexts[0].new_page(), contexts[1].new_page()
+        finally:
+            for context in contexts:
+                context.close()
+            browser.close()

@@ -7,11 +7,11 @@ import pytest
 
 from core.errors import ApplicationError
 from providers.llm.base import ContextPassage
-from providers.registry import llm_chain_default
+from providers.registry import embedding_provider_default, llm_chain_default
 from qa.models import AnswerStatus, Citation, Interaction
 from qa.services.answering import answer_create, answer_payload, answer_run
-from qa.services.citations import citations_filter
 from qa.services.rendering import answer_html
+from qa.services.verification import EvidenceVerifier, answer_verify
 from tests.qa.fakes import ScriptedProvider
 
 pytestmark = pytest.mark.django_db
@@ -67,11 +67,17 @@ def test_bad_questions_get_a_clear_message(reader, question: str, message: str) 
         answer_create(user=reader, question=question)
 
 
-def test_citations_to_passages_not_given_are_dropped() -> None:
-    passages = [ContextPassage(n, n, 1, "T", "", None, "s.md", "text") for n in (1, 2, 3)]
-    text, cited = citations_filter(text="Alpha [1]. Beta [7]. Gamma [3][2].", passages=passages)
-    assert text == "Alpha [1]. Beta. Gamma [3][2]."
-    assert cited == [1, 3, 2]
+def test_citations_to_passages_not_given_are_dropped_and_sentences_recited() -> None:
+    texts = {1: "Alpha ships on Mondays.", 2: "Beta ships on Tuesdays.", 3: "Gamma ships on Fridays."}
+    passages = [ContextPassage(n, n, 1, "T", "", None, "s.md", t) for n, t in texts.items()]
+    verifier = EvidenceVerifier(embedder=embedding_provider_default())
+    result = answer_verify(
+        text="Alpha ships on Mondays [1]. Beta ships on Tuesdays [7]. Gamma ships on Fridays [3][2].",
+        passages=passages, verifier=verifier,
+    )  # fmt: skip
+    assert result.text == "Alpha ships on Mondays [1]. Beta ships on Tuesdays [2]. Gamma ships on Fridays [3]."
+    assert result.dropped_citations == [7]
+    assert result.cited_numbers() == [1, 2, 3]
 
 
 def test_model_that_cites_a_missing_passage_is_corrected(reader) -> None:  # noqa: ANN001
