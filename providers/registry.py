@@ -95,3 +95,26 @@ def llm_chain_default(*, embedder: EmbeddingProvider | None = None) -> list[LLMP
     """The configured primary provider, then the fallback chain (each once)."""
     names = list(dict.fromkeys([settings.LLM_PROVIDER, *settings.LLM_FALLBACK_CHAIN]))
     return [llm_provider_build(name, embedder=embedder) for name in names]
+
+
+def llm_provider_for_tier(
+    *, provider: str, model: str, base_url: str = "", api_key_env: str = "", external: bool = True,
+    embedder: EmbeddingProvider | None = None,
+) -> LLMProvider:  # fmt: skip
+    """A provider for one routing tier (see qa.services.routing)."""
+    kind = LLMProviderName(provider)
+    if kind is LLMProviderName.EXTRACTIVE:
+        return llm_provider_build("extractive", embedder=embedder)
+    if kind is LLMProviderName.OPENAI_COMPATIBLE:
+        import os
+
+        from providers.llm.openai_compatible import OpenAICompatibleProvider
+
+        return OpenAICompatibleProvider(
+            base_url=base_url or settings.OPENAI_BASE_URL, model_id=model,
+            api_key=os.environ.get(api_key_env, "") if api_key_env else settings.OPENAI_API_KEY,
+            timeout_s=settings.OPENAI_TIMEOUT_SECONDS, external=external,
+        )  # fmt: skip
+    from providers.llm.llama_cpp import LlamaCppProvider
+
+    return LlamaCppProvider(model_path=model or settings.LLAMA_CPP_MODEL_PATH)

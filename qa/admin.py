@@ -11,7 +11,23 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import ApplicationError
-from qa.models import Answer, Feedback, Interaction, ReusableAnswer, ReviewAction, ReviewItem, ReviewState
+from qa.models import (
+    Answer,
+    BudgetAlert,
+    BudgetPolicy,
+    CacheLookup,
+    FaqEntry,
+    Feedback,
+    Interaction,
+    ModelPrice,
+    ModelTier,
+    ReusableAnswer,
+    ReviewAction,
+    ReviewItem,
+    ReviewState,
+    RoutingPolicy,
+    UsageCounter,
+)
 from qa.services.review import review_approve
 
 
@@ -100,3 +116,57 @@ class InteractionAdmin(admin.ModelAdmin):
     list_display = ("id", "created_at", "provider", "model", "outcome", "tokens_in", "tokens_out", "total_ms")
     list_filter = ("provider", "outcome")
     readonly_fields = [f.name for f in Interaction._meta.fields]
+
+
+@admin.register(ModelTier)
+class ModelTierAdmin(admin.ModelAdmin):
+    list_display = ("name", "rank", "provider", "model", "external", "active")
+    list_editable = ("rank", "active")
+    list_filter = ("provider", "external", "active")
+
+
+@admin.register(RoutingPolicy)
+class RoutingPolicyAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "lookup_tier", "explanation_tier", "complex_tier", "low_retrieval_similarity")
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """Prices are versioned: to change a price, add a row with a later ``effective_from``."""
+
+    list_display = ("model", "input_per_million", "output_per_million", "currency", "effective_from", "note")
+    list_filter = ("model",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ModelPrice | None = None) -> tuple[str, ...]:
+        # A price that has been in force is history: answers were costed with it.
+        return ("model", "input_per_million", "output_per_million", "currency", "effective_from") if obj else ()
+
+
+@admin.register(BudgetPolicy)
+class BudgetPolicyAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "user_daily_cost_soft", "user_daily_cost_hard", "monthly_cost_soft", "monthly_cost_hard")
+
+
+@admin.register(UsageCounter)
+class UsageCounterAdmin(admin.ModelAdmin):
+    list_display = ("scope", "questions", "tokens", "cost", "reserved_cost", "updated_at")
+    search_fields = ("scope",)
+    readonly_fields = ("scope", "questions", "tokens", "cost", "reserved_tokens", "reserved_cost", "soft_alerted")
+
+
+@admin.register(BudgetAlert)
+class BudgetAlertAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "scope", "message")
+    list_filter = ("kind",)
+
+
+@admin.register(CacheLookup)
+class CacheLookupAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "hit", "nearest_similarity", "reason", "elapsed_ms", "answer")
+    list_filter = ("hit",)
+
+
+@admin.register(FaqEntry)
+class FaqEntryAdmin(admin.ModelAdmin):
+    list_display = ("question", "collection", "active", "last_precomputed_at", "last_result")
+    list_filter = ("active", "collection")

@@ -67,6 +67,11 @@ class Answer(TimeStampedModel):
     reused_from = models.ForeignKey(
         "qa.ReusableAnswer", null=True, blank=True, on_delete=models.SET_NULL, related_name="reuses"
     )
+    # Cost and latency controls
+    route = models.JSONField(default=dict, blank=True)  # tier, reason, features
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
 
     class Meta:
         ordering = ["created_at"]
@@ -110,6 +115,7 @@ class Interaction(TimeStampedModel):
     total_ms = models.FloatField(default=0)
     outcome = models.CharField(max_length=20, default="ok")  # ok, declined, error
     error = models.TextField(blank=True)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -239,3 +245,152 @@ class Feedback(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{'+' if self.helpful else '-'} answer {self.answer_id}"
+
+
+# --------------------------------------------------------------------------- cost and latency controls
+
+
+class TierProvider(models.TextChoices):
+    EXTRACTIVE = "extractive", "Built-in extractive (no model)"
+    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible endpoint"
+    LLAMA_CPP = "llama_cpp", "llama.cpp (local weights)"
+
+
+class ModelTier(TimeStampedModel):
+    """A model Verity may route a question to. Lower rank = cheaper. ``external`` means the
+    text leaves this machine: restricted collections never use such a tier."""
+
+    name = models.CharField(max_length=50, unique=True)
+    rank = models.PositiveSmallIntegerField(help_text="0 is the cheapest; routing moves up for harder questions.")
+    provider = models.CharField(max_length=30, choices=TierProvider.choices)
+    model = models.CharField(max_length=200, help_text="Pinned model id, e.g. gpt-4o-mini-2024-07-18.")
+    base_url = models.CharField(max_length=500, blank=True)
+    api_key_env = models.CharField(
+        max_length=100, blank=True, help_text="Name of the environment variable with the key."
+    )
+    external = models.BooleanField(default=True, help_text="Text sent to this tier leaves this machine.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["rank", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.model})"
+
+
+class RoutingPolicy(models.Model):
+    """The router's rules (one row, editable in the admin)."""
+
+    lookup_tier = models.CharField(max_length=50, default="extractive", help_text="Short factual lookups.")
+    explanation_tier = models.CharField(max_length=50, default="small", help_text="Why/how/explain questions.")
+    complex_tier = models.CharField(max_length=50, default="large", help_text="Multi-part, long or deep follow-ups.")
+    low_retrieval_similarity = models.FloatField(
+        default=0.5, help_text="Below this best-passage similarity, a lookup is treated as an explanation."
+    )
+    long_question_words = models.PositiveIntegerField(default=40)
+    deep_conversation_turns = models.PositiveIntegerField(default=4)
+
+    class Meta:
+        verbose_name_plural = "routing policy"
+
+    def __str__(self) -> str:
+        return "Routing policy"
+
+
+class ModelPrice(models.Model):
+    """Price per million tokens of a model, from ``effective_from`` on (a new row is a new version)."""
+
+    model = models.CharField(max_length=200, db_index=True)
+    input_per_million = models.DecimalField(max_digits=12, decimal_places=6)
+    output_per_million = models.DecimalField(max_digits=12, decimal_places=6)
+    currency = models.CharField(max_length=3, default="USD")
+    effective_from = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["model", "-effective_from"]
+        constraints = [models.UniqueConstraint(fields=["model", "effective_from"], name="price_one_version_per_time")]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.input_per_million}/{self.output_per_million} per 1M from {self.effective_from:%Y-%m-%d}"
+
+
+class BudgetPolicy(models.Model):
+    """Limits (one row, editable in the admin). Soft: alert and route to cheaper tiers. Hard:
+    only cached and extractive answers. Zero means no limit."""
+
+    user_daily_questions_soft = models.PositiveIntegerField(default=200)
+    user_daily_questions_hard = models.PositiveIntegerField(default=500)
+    user_daily_tokens_soft = models.PositiveIntegerField(default=200_000)
+    user_daily_tokens_hard = models.PositiveIntegerField(default=500_000)
+    user_daily_cost_soft = models.DecimalField(max_digits=12, decimal_places=4, default=2)
+    user_daily_cost_hard = models.DecimalField(max_digits=12, decimal_places=4, default=5)
+    monthly_cost_soft = models.DecimalField(max_digits=14, decimal_places=4, default=400)
+    monthly_cost_hard = models.DecimalField(max_digits=14, decimal_places=4, default=500)
+
+    class Meta:
+        verbose_name_plural = "budget policy"
+
+    def __str__(self) -> str:
+        return "Budget policy"
+
+
+class UsageCounter(models.Model):
+    """Spend so far in one scope (``user:<id>:<YYYY-MM-DD>`` or ``global:<YYYY-MM>``). Reservations
+    are taken with one conditional UPDATE, so concurrent requests cannot overspend."""
+
+    scope = models.CharField(max_length=100, unique=True)
+    questions = models.PositiveIntegerField(default=0)
+    tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    reserved_tokens = models.BigIntegerField(default=0)
+    reserved_cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    soft_alerted = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.cost}"
+
+
+class BudgetAlert(TimeStampedModel):
+    scope = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20)  # soft, hard
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.scope}"
+
+
+class CacheLookup(models.Model):
+    """One semantic-cache lookup: the nearest similarity, hit or miss, and why."""
+
+    answer = models.ForeignKey(Answer, null=True, blank=True, on_delete=models.SET_NULL, related_name="cache_lookups")
+    entry = models.ForeignKey(ReusableAnswer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    nearest_similarity = models.FloatField(null=True, blank=True)
+    hit = models.BooleanField()
+    reason = models.CharField(max_length=300, blank=True)
+    elapsed_ms = models.FloatField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{'hit' if self.hit else 'miss'} {self.nearest_similarity}"
+
+
+class FaqEntry(TimeStampedModel):
+    """A question to answer ahead of demand (off-peak), within one collection."""
+
+    question = models.TextField()
+    collection = models.ForeignKey("ingestion.Collection", on_delete=models.CASCADE, related_name="faq_entries")
+    active = models.BooleanField(default=True)
+    last_precomputed_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "FAQ entry"
+        verbose_name_plural = "FAQ entries"
+
+    def __str__(self) -> str:
+        return self.question[:80]

@@ -28,3 +28,11 @@ def generate_answer(self, answer_id: int) -> str:  # type: ignore[no-untyped-def
         answer_fail(answer_id=answer_id, reason=f"{type(exc).__name__}: {exc}")
         emit("qa.failed", {"message": "Something went wrong while answering; please ask again."})
         return "failed"
+
+
+@shared_task(name="qa.precompute_answers", acks_late=True)
+def precompute_answers() -> dict[str, int]:
+    from qa.services.precompute import precompute_run
+
+    report = precompute_run()
+    return {"considered": report.considered, "stored": report.stored, "already_cached": report.already_cached}

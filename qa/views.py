@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import cast
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.contrib.auth.mixins import UserPassesTestMixin
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views import View
 
 from core.errors import ApplicationError
@@ -202,4 +204,27 @@ class FeedbackView(View):
         return render(
             request, "qa/_feedback.html",
             {"answer_id": answer_id, "feedback": feedback, "error": error, "reasons": FeedbackReason.choices},
+        )  # fmt: skip
+
+
+class UsageView(UserPassesTestMixin, View):
+    """Cost, tokens and cache hits per day, user and model, budget alerts and quality runs (staff)."""
+
+    request: HttpRequest
+
+    def test_func(self) -> bool:
+        return bool(getattr(self.request.user, "is_staff", False))
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from evaluation.models import EvalRun
+        from qa.models import BudgetAlert
+        from qa.selectors_usage import cost_per_day, cost_per_model, cost_per_user, usage_observed
+
+        days = max(1, min(365, int(request.GET.get("days", "30") or 30)))
+        since = timezone.now() - timedelta(days=days)
+        return render(
+            request, "qa/usage.html",
+            {"days": days, "observed": usage_observed(since=since), "per_day": cost_per_day(since=since),
+             "per_user": cost_per_user(since=since), "per_model": cost_per_model(since=since),
+             "alerts": BudgetAlert.objects.all()[:20], "runs": EvalRun.objects.all()[:20]},
         )  # fmt: skip

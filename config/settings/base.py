@@ -3,11 +3,13 @@ that runs a complete local system (see README, "Settings")."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
+from celery.schedules import crontab
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 from core import embedded
@@ -329,3 +331,28 @@ QA_CURATED_MIN_SIMILARITY = env_float("QA_CURATED_MIN_SIMILARITY", 0.9)
 QA_STREAM_MODE = env_str("QA_STREAM_MODE", "token")
 # ...and at least this share of its content words must be in the passage (unless copied from it).
 QA_VERIFY_MIN_COVERAGE = env_float("QA_VERIFY_MIN_COVERAGE", 0.5)
+
+# --------------------------------------------------------------------------- cost and latency controls
+# Whether the OPENAI_BASE_URL endpoint is outside this machine (a self-hosted server on the same
+# network can be declared internal; restricted collections only ever use internal tiers).
+OPENAI_EXTERNAL = env_bool("OPENAI_EXTERNAL", True)
+# More tiers as JSON: [{"name": "small", "rank": 1, "provider": "openai_compatible", "model": "...",
+# "base_url": "...", "api_key_env": "SMALL_API_KEY", "external": true}, ...]. The admin's
+# "Model tiers" rows, once any exist, replace this list.
+LLM_TIERS = json.loads(os.environ.get("LLM_TIERS", "[]") or "[]")
+# Semantic cache: a hit needs at least this similarity (and the near-miss guard).
+QA_CACHE_ENABLED = env_bool("QA_CACHE_ENABLED", True)
+QA_CACHE_MIN_SIMILARITY = env_float("QA_CACHE_MIN_SIMILARITY", 0.84)
+QA_CACHE_TTL_SECONDS = env_int("QA_CACHE_TTL_SECONDS", 7 * 24 * 3600)
+# Token limits
+QA_MAX_QUESTION_TOKENS = env_int("QA_MAX_QUESTION_TOKENS", 600)
+QA_MAX_TURNS_CARRIED = env_int("QA_MAX_TURNS_CARRIED", 3)
+# Precomputed answers: the off-peak hour (server time) and what counts as frequent.
+QA_PRECOMPUTE_HOUR = env_int("QA_PRECOMPUTE_HOUR", 3)
+QA_PRECOMPUTE_LOOKBACK_DAYS = env_int("QA_PRECOMPUTE_LOOKBACK_DAYS", 14)
+QA_PRECOMPUTE_MIN_ASKS = env_int("QA_PRECOMPUTE_MIN_ASKS", 3)
+QA_PRECOMPUTE_MAX_QUESTIONS = env_int("QA_PRECOMPUTE_MAX_QUESTIONS", 200)
+CELERY_BEAT_SCHEDULE["qa-precompute-answers"] = {
+    "task": "qa.precompute_answers",
+    "schedule": crontab(minute=0, hour=QA_PRECOMPUTE_HOUR),
+}

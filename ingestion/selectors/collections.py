@@ -67,13 +67,14 @@ class AnswerPolicy:
     confidence_high: float
     confidence_medium: float
     confidence_floor: float
+    restricted: bool = False  # some evidence is from a collection classified "restricted"
 
 
 def answer_policy_for(*, collection_ids: list[int]) -> AnswerPolicy:
     rows = list(
         Collection.objects.filter(pk__in=collection_ids).values(
             "high_stakes_topics", "high_stakes_policy", "unsupported_policy",
-            "confidence_high", "confidence_medium", "confidence_floor",
+            "confidence_high", "confidence_medium", "confidence_floor", "classification",
         )
     )  # fmt: skip
     if not rows:
@@ -87,4 +88,5 @@ def answer_policy_for(*, collection_ids: list[int]) -> AnswerPolicy:
         confidence_high=max(r["confidence_high"] for r in rows),
         confidence_medium=max(r["confidence_medium"] for r in rows),
         confidence_floor=max(r["confidence_floor"] for r in rows),
+        restricted=any(r["classification"] == "restricted" for r in rows),
     )

@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -22,23 +23,34 @@ from django.urls import reverse
 
 from core.errors import ApplicationError
 from core.realtime import group_send_now
-from ingestion.selectors.collections import answer_policy_for
+from ingestion.selectors.collections import AnswerPolicy, answer_policy_for
 from providers.embeddings.base import EmbeddingProvider
-from providers.llm.base import ContextPassage, LLMProvider
-from providers.registry import embedding_provider_default, llm_chain_default
+from providers.llm.base import ContextPassage, LLMProvider, LLMRequest, approx_tokens
+from providers.registry import embedding_provider_default, llm_provider_for_tier
 from qa.models import (
     Answer,
     AnswerStatus,
     Citation,
     ConfidenceLevel,
     Conversation,
+    Interaction,
     ReusableAnswer,
     ReuseOrigin,
     ReviewReason,
     ReviewState,
 )
+from qa.services.budgets import (
+    BudgetState,
+    Reservation,
+    budget_check,
+    budget_count_question,
+    budget_reserve,
+    budget_settle,
+)
+from qa.services.cache import cache_lookup, cache_store
 from qa.services.confidence import Confidence, confidence_assess
 from qa.services.conversations import conversation_create, standalone_question_of
+from qa.services.costs import answer_cost_record, cost_of
 from qa.services.evidence import evidence_gate
 from qa.services.gateway import GatewayFailed, gateway_stream
 from qa.services.high_stakes import high_stakes_classify
@@ -47,6 +59,7 @@ from qa.services.rendering import answer_html
 from qa.services.retrieval import passages_retrieve
 from qa.services.reuse import reusable_find, reusable_record_hit
 from qa.services.review import review_item_open
+from qa.services.routing import EXTRACTIVE, TierSpec, question_features, route_choose, tiers_configured
 from qa.services.validation import question_validate
 from qa.services.verification import Verification, Verifier, answer_verify, verifier_default
 
@@ -133,6 +146,9 @@ def answer_payload(answer: Answer) -> dict[str, Any]:
         "fallback_used": answer.fallback_used,
         "timings_ms": answer.timings_ms,
         "cache_hit": reused is not None and reused.origin != ReuseOrigin.CURATED,
+        "route": {k: v for k, v in answer.route.items() if k in ("tier", "model", "reason")} if answer.route else None,
+        "tokens": {"in": answer.tokens_in, "out": answer.tokens_out},
+        "cost": str(answer.cost),
         "reused": {"origin": reused.origin, "question": reused.question} if reused is not None else None,
     }
 
@@ -190,6 +206,8 @@ def answer_run(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     emit("qa.status", {"stage": "searching", "message": "Searching your documents…"})
+    budget = budget_check(user_id=user.pk)
+    budget_count_question(user_id=user.pk)
     embedder = embedder or embedding_provider_default()
     question = answer.standalone_question or answer.question
     query_vector = embedder.embed_query(question)
@@ -201,6 +219,14 @@ def answer_run(
     )  # fmt: skip
     if match is not None:
         return _answer_from_reusable(answer, emit, match.entry, timings=timings, started=started)
+    tiers = tiers_configured()
+    if settings.QA_CACHE_ENABLED:
+        match = cache_lookup(
+            user=user, question=question, embedding=query_vector, answer_id=answer_id,
+            models=[t.model for t in tiers], collection_ids=collection_ids,
+        )  # fmt: skip
+        if match is not None:
+            return _answer_from_reusable(answer, emit, match.entry, timings=timings, started=started)
 
     chunks, trace = passages_retrieve(
         question=question, user=user, k=settings.QA_RETRIEVAL_K, embedder=embedder,
@@ -231,6 +257,13 @@ def answer_run(
         question=answer.question, chunks=chunks, context_tokens=settings.QA_CONTEXT_MAX_TOKENS,
         max_output_tokens=settings.QA_MAX_OUTPUT_TOKENS,
     )  # fmt: skip
+    turns = Answer.objects.filter(conversation_id=answer.conversation_id, created_at__lt=answer.created_at).count()
+    chain, route, reservation, budget_notice = _route_and_reserve(
+        request=request, providers=providers, embedder=embedder, tiers=tiers, policy=policy, budget=budget,
+        features=question_features(question=question, best_similarity=verdict.best_similarity, turns=turns),
+        user_id=user.pk,
+    )  # fmt: skip
+    Answer.objects.filter(pk=answer_id).update(route=route)
     emit("qa.sources", {"sources": [
         {"n": p.n, "title": p.title, "section": p.section, "page": p.page, "source": p.source_name, "quote": p.text[:300]}
         for p in request.passages
@@ -275,15 +308,16 @@ def answer_run(
 
     try:
         result = gateway_stream(
-            request=request, providers=providers if providers is not None else llm_chain_default(embedder=embedder),
-            answer_id=answer_id, on_token=on_token, on_reset=on_reset,
-        )  # fmt: skip
+            request=request, providers=chain, answer_id=answer_id, on_token=on_token, on_reset=on_reset
+        )
     except GatewayFailed as exc:
         logger.warning("qa.all_providers_failed answer_id=%s errors=%s", answer_id, exc)
         return _decline(
             answer, emit, reason="No language model could answer right now; please try again shortly.",
             searched=searched, timings=timings, started=started, status=AnswerStatus.FAILED, error=str(exc),
         )  # fmt: skip
+    finally:
+        _settle(answer_id=answer_id, user_id=user.pk, reservation=reservation)
     if gate is not None:
         gate.flush()
     timings["first_token"] = first_token[0] if first_token else timings["retrieval"]
@@ -316,12 +350,12 @@ def answer_run(
         )  # fmt: skip
     by_n = {p.n: p for p in request.passages}
     cited = verification.cited_numbers()
-    notice = ""
+    notice = budget_notice
     if stakes is not None and stakes.flagged and not hold:
         notice = (
             f"This touches on {' and '.join(stakes.topics)} matters. It is not professional advice; "
-            "a reviewer will check this answer."
-        )
+            "a reviewer will check this answer. " + notice
+        ).strip()
     timings["total"] = round((time.perf_counter() - started) * 1000, 1)
     with transaction.atomic():
         Citation.objects.filter(answer_id=answer_id).delete()
@@ -346,8 +380,58 @@ def answer_run(
                 detail="; ".join(stakes.reasons), held=hold,
             )  # fmt: skip
     answer.refresh_from_db()
+    if settings.QA_CACHE_ENABLED and not hold:
+        cache_store(answer=answer, embedding=query_vector)
     emit("qa.final", answer_payload(answer))
     return answer
+
+
+def _route_and_reserve(
+    *, request: LLMRequest, providers: list[LLMProvider] | None, embedder: EmbeddingProvider,
+    tiers: list[TierSpec], policy: AnswerPolicy, budget: BudgetState, features: dict[str, Any], user_id: int,
+) -> tuple[list[LLMProvider], dict[str, Any], Reservation | None, str]:  # fmt: skip
+    """Pick the model chain for this question and reserve its worst-case cost against the
+    budgets. Explicit ``providers`` (tests, evaluation) skip routing but not the restriction."""
+    notice = budget.notice
+    if providers is not None:
+        allowed = [p for p in providers if not (policy.restricted and p.external)]
+        chain = allowed or [llm_provider_for_tier(provider="extractive", model="", embedder=embedder)]
+        dropped = len(providers) - len(allowed)
+        reason = "explicit providers" + (f"; {dropped} external provider(s) skipped: restricted" if dropped else "")
+        return chain, {"tier": "explicit", "chain": [p.name for p in chain], "reason": reason,
+                       "features": features}, None, notice  # fmt: skip
+    route = route_choose(features=features, restricted=policy.restricted, budget_level=budget.level, tiers=tiers)
+    reservation = None
+    tokens_estimate = approx_tokens(" ".join(m["content"] for m in request.messages)) + request.max_output_tokens
+    worst = max(
+        cost_of(model=t.model, tokens_in=tokens_estimate - request.max_output_tokens, tokens_out=request.max_output_tokens)
+        for t in route.chain
+    )  # fmt: skip
+    specs = route.chain
+    if worst > 0 or route.tier.external:
+        reservation = budget_reserve(user_id=user_id, tokens=tokens_estimate, cost=worst)
+        if reservation is None:
+            specs = [EXTRACTIVE]
+            route.reason += "; the reservation would pass a hard limit: extractive only"
+            notice = notice or (
+                "Usage limit reached: this answer comes from the built-in extractive model. "
+                "Full answers resume when the limit resets."
+            )
+    chain = [
+        llm_provider_for_tier(provider=t.provider, model=t.model, base_url=t.base_url, api_key_env=t.api_key_env,
+                              external=t.external, embedder=embedder)
+        for t in specs
+    ]  # fmt: skip
+    return chain, route.as_dict(), reservation, notice
+
+
+def _settle(*, answer_id: int, user_id: int, reservation: Reservation | None) -> None:
+    """Price the answer's model calls and turn the reservation into actual spend."""
+    answer_cost_record(answer_id=answer_id)
+    spent = Interaction.objects.filter(answer_id=answer_id).exclude(provider="extractive")
+    tokens = sum(i.tokens_in + i.tokens_out for i in spent)
+    cost = sum((i.cost for i in spent), Decimal(0))
+    budget_settle(reservation=reservation, user_id=user_id, tokens=tokens, cost=cost)
 
 
 def _unsupported_reason(verification: Verification, confidence: Confidence) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -40,16 +41,23 @@ def standalone_question_of(*, conversation: Conversation, question: str) -> str:
     ("what about its default?"), is joined to the previous standalone question of the
     conversation. A self-contained question stays as it is.
     """
-    previous = (
+    carried = max(0, settings.QA_MAX_TURNS_CARRIED - 1)
+    rows = list(
         Answer.objects.filter(conversation=conversation)
         .exclude(status=AnswerStatus.FAILED)
         .exclude(standalone_question="")
         .order_by("-created_at")
-        .values_list("standalone_question", flat=True)
-        .first()
+        .values_list("question", "standalone_question")[: max(1, carried)]
     )
-    if not previous:
+    if not rows or not carried:
         return question
-    if len(question.split()) <= 4 or _FOLLOW_UP.search(question):
-        return f"{previous} {question}"
-    return question
+    if not (len(question.split()) <= 4 or _FOLLOW_UP.search(question)):
+        return question
+    # Carry at most QA_MAX_TURNS_CARRIED turns: the previous turns of the current thread of
+    # follow-ups, oldest first, then this one.
+    thread: list[str] = []
+    for asked, standalone in rows:
+        thread.insert(0, asked)
+        if standalone == asked:  # that turn started the thread
+            break
+    return " ".join([*thread[-carried:], question])

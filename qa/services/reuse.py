@@ -82,6 +82,7 @@ def reusable_find(
     min_similarity: float,
     collection_ids: list[int] | None = None,
     prompt_version: str | None = None,
+    models: list[str] | None = None,
     now: datetime | None = None,
     candidates: int = 5,
 ) -> tuple[ReuseMatch | None, float | None, str]:
@@ -93,6 +94,8 @@ def reusable_find(
     )
     if prompt_version is not None:
         query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(prompt_version=prompt_version))
+    if models is not None:  # answers of models no longer configured are not served
+        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(model__in=models))
     if collection_ids is not None:
         query = query.filter(collection_ids__contained_by=collection_ids)
     rows = list(query.annotate(distance=CosineDistance("embedding", embedding)).order_by("distance")[:candidates])

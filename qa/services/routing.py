@@ -1,0 +1,156 @@
+"""Model routing: each question goes to the cheapest tier that should answer it well.
+
+Tiers (``ModelTier`` rows, editable in the admin; defaults from settings) are ordered by cost.
+The router reads the question's features (length, kind: lookup, explanation or multi-part,
+retrieval confidence, conversation depth) and the rules of ``RoutingPolicy``, then applies
+two restrictions: a restricted collection never uses an external tier, and a soft budget moves
+one tier down (a hard budget allows only the built-in extractive tier). The chain after the
+chosen tier falls back only to cheaper tiers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.conf import settings
+
+from qa.models import ModelTier, RoutingPolicy, TierProvider
+
+_EXPLANATION = re.compile(
+    r"^\s*(?:why|explain|describe|compare)\b|\bwhy\b|\bhow does\b|\bhow do(?:es)? .+ work\b|"
+    r"\bwhat(?:'s| is) the difference\b|\bdifference between\b|\bwhen should\b|\btrade-?offs?\b",
+    re.IGNORECASE,
+)
+_PARTS = re.compile(r"\?\s+\S|\b(?:and also|as well as|additionally)\b|(?:^|\n)\s*(?:\d+[.)]|[-*])\s+\S", re.I)
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    name: str
+    rank: int
+    provider: str
+    model: str
+    base_url: str = ""
+    api_key_env: str = ""
+    external: bool = False
+
+
+EXTRACTIVE = TierSpec("extractive", 0, TierProvider.EXTRACTIVE, "verity-extractive-1", external=False)
+
+
+def tiers_from_settings() -> list[TierSpec]:
+    """The default tiers: the built-in extractive model, plus the configured OpenAI-compatible
+    endpoint (settings ``LLM_TIERS`` can list more)."""
+    tiers = [EXTRACTIVE]
+    for index, row in enumerate(settings.LLM_TIERS, start=1):
+        tiers.append(
+            TierSpec(
+                name=row["name"], rank=int(row.get("rank", index)), provider=row.get("provider", "openai_compatible"),
+                model=row["model"], base_url=row.get("base_url", ""), api_key_env=row.get("api_key_env", ""),
+                external=bool(row.get("external", True)),
+            )
+        )  # fmt: skip
+    if not settings.LLM_TIERS and settings.OPENAI_BASE_URL and settings.OPENAI_MODEL:
+        tiers.append(
+            TierSpec(
+                "small",
+                1,
+                TierProvider.OPENAI_COMPATIBLE,
+                settings.OPENAI_MODEL,
+                settings.OPENAI_BASE_URL,
+                "OPENAI_API_KEY",
+                external=settings.OPENAI_EXTERNAL,
+            )  # fmt: skip
+        )
+    return sorted(tiers, key=lambda t: t.rank)
+
+
+def tiers_configured() -> list[TierSpec]:
+    """Settings' tiers, overridden by name (or switched off) by the admin's ModelTier rows."""
+    by_name = {t.name: t for t in tiers_from_settings()}
+    for r in ModelTier.objects.all():
+        if not r.active:
+            by_name.pop(r.name, None)
+            continue
+        by_name[r.name] = TierSpec(r.name, r.rank, r.provider, r.model, r.base_url, r.api_key_env, r.external)
+    tiers = sorted(by_name.values(), key=lambda t: t.rank)
+    if not any(t.provider == TierProvider.EXTRACTIVE for t in tiers):
+        tiers.insert(0, EXTRACTIVE)  # the floor every degradation relies on
+    return tiers
+
+
+def routing_policy() -> RoutingPolicy:
+    return RoutingPolicy.objects.order_by("pk").first() or RoutingPolicy.objects.create()
+
+
+def question_features(*, question: str, best_similarity: float, turns: int) -> dict[str, Any]:
+    words = len(question.split())
+    parts = 1 + len(_PARTS.findall(question))
+    kind = "multi-part" if parts > 1 else ("explanation" if _EXPLANATION.search(question) else "lookup")
+    return {"words": words, "kind": kind, "parts": parts, "best_similarity": round(best_similarity, 3),
+            "turns": turns}  # fmt: skip
+
+
+@dataclass
+class Route:
+    tier: TierSpec
+    chain: list[TierSpec]
+    reason: str
+    features: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tier": self.tier.name, "model": self.tier.model, "chain": [t.name for t in self.chain],
+            "reason": self.reason, "features": self.features,
+        }  # fmt: skip
+
+
+def route_choose(
+    *, features: dict[str, Any], restricted: bool, budget_level: str, tiers: list[TierSpec] | None = None,
+    policy: RoutingPolicy | None = None,
+) -> Route:  # fmt: skip
+    tiers = tiers if tiers is not None else tiers_configured()
+    policy = policy or routing_policy()
+    reasons = []
+    if features["kind"] == "multi-part" or features["words"] > policy.long_question_words:
+        wanted, why = policy.complex_tier, f"{features['kind']} question of {features['words']} words"
+    elif features["turns"] >= policy.deep_conversation_turns:
+        wanted, why = policy.complex_tier, f"follow-up {features['turns']} turns deep"
+    elif features["kind"] == "explanation":
+        wanted, why = policy.explanation_tier, "asks for an explanation"
+    elif features["best_similarity"] < policy.low_retrieval_similarity:
+        wanted, why = policy.explanation_tier, f"weak retrieval match ({features['best_similarity']:.2f})"
+    else:
+        wanted, why = policy.lookup_tier, f"lookup with a strong retrieval match ({features['best_similarity']:.2f})"
+    reasons.append(f"{why} -> {wanted}")
+    allowed = [t for t in tiers if not (restricted and t.external)]
+    if restricted:
+        reasons.append("restricted collection: internal tiers only")
+    if budget_level == "hard":
+        allowed = [t for t in allowed if t.provider == TierProvider.EXTRACTIVE] or [EXTRACTIVE]
+        reasons.append("hard budget limit: extractive only")
+    by_name = {t.name: t for t in allowed}
+    ranks = {t.name: t.rank for t in tiers}
+    if wanted in by_name:
+        chosen = by_name[wanted]
+    else:
+        # The wanted tier is missing or not allowed: the most capable allowed tier below it.
+        ceiling = ranks.get(wanted, max(ranks.values()))
+        below = [t for t in allowed if t.rank <= ceiling] or allowed[:1]
+        chosen = below[-1] if below else EXTRACTIVE
+        if chosen.name != wanted:
+            reasons.append(f"{wanted} not available -> {chosen.name}")
+    if budget_level == "soft":
+        cheaper = [t for t in allowed if t.rank < chosen.rank]
+        if cheaper:
+            chosen = cheaper[-1]
+            reasons.append(f"soft budget limit: one tier down -> {chosen.name}")
+    chain = [chosen] + [t for t in reversed(allowed) if t.rank < chosen.rank]
+    if not any(t.provider == TierProvider.EXTRACTIVE for t in chain):
+        chain.append(EXTRACTIVE)
+    return Route(tier=chosen, chain=chain, reason="; ".join(reasons), features=features)
+
+
+def tier_as_dict(tier: TierSpec) -> dict[str, Any]:
+    return asdict(tier)
