@@ -110,7 +110,12 @@ def run_mode(label: str, env_extra: dict[str, str], items: list[dict], rounds: i
 
     port = free_port()
     env = dict(
-        os.environ, DATABASE_URL=settings.DATABASE_URL, REDIS_URL=settings.REDIS_URL, PYTHONUNBUFFERED="1", **env_extra
+        os.environ,
+        DATABASE_URL=settings.DATABASE_URL,
+        REDIS_URL=settings.REDIS_URL,
+        PYTHONUNBUFFERED="1",
+        QA_CACHE_ENABLED="false",  # this benchmark measures generation; bench/cache_speed.py measures hits
+        **env_extra,
     )
     web = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
@@ -196,6 +201,7 @@ def main() -> None:
             label,
             {
                 "LLM_PROVIDER": "openai_compatible",
+                "QA_ROUTE_LOOKUP_TIER": "small",  # every question to the simulated model
                 "LLM_FALLBACK_CHAIN": "extractive",
                 "OPENAI_BASE_URL": sim.url,
                 "OPENAI_MODEL": "sim-model-2026-01",

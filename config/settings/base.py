@@ -356,3 +356,11 @@ CELERY_BEAT_SCHEDULE["qa-precompute-answers"] = {
     "task": "qa.precompute_answers",
     "schedule": crontab(minute=0, hour=QA_PRECOMPUTE_HOUR),
 }
+# Routing defaults (an admin's RoutingPolicy row replaces them): which tier answers which kind of
+# question. Tiers that do not exist fall to the most capable configured tier below them.
+QA_ROUTE_LOOKUP_TIER = env_str("QA_ROUTE_LOOKUP_TIER", "extractive")
+QA_ROUTE_EXPLANATION_TIER = env_str("QA_ROUTE_EXPLANATION_TIER", "small")
+QA_ROUTE_COMPLEX_TIER = env_str("QA_ROUTE_COMPLEX_TIER", "large")
+# Below QA_CACHE_MIN_SIMILARITY, a cached answer can still serve a paraphrase down to this
+# similarity when retrieval for the new question confirms the cached answer's passages.
+QA_CACHE_CONFIRM_MIN_SIMILARITY = env_float("QA_CACHE_CONFIRM_MIN_SIMILARITY", 0.6)

@@ -50,7 +50,7 @@ def bootstrap_run(*, with_demo: bool = True) -> BootstrapResult:
         admin.groups.add(groups[DEMO_READERS_GROUP], groups[REVIEWERS], groups[DOCUMENT_ADMINS])
         result.created_credentials[admin_name] = password
 
-    routing_seed()
+    policies_seed()
     if not with_demo:
         return result
     for username, extra_groups in DEMO_USERS.items():
@@ -64,12 +64,10 @@ def bootstrap_run(*, with_demo: bool = True) -> BootstrapResult:
     return result
 
 
-def routing_seed() -> None:
-    """Put a routing policy and a budget policy in the database once, so that admins can edit
-    them. (Model tiers come from settings; an admin's ModelTier row of the same name overrides one.)"""
-    from qa.models import BudgetPolicy, RoutingPolicy
+def policies_seed() -> None:
+    """Put a budget policy in the database once, so that admins can edit it. (Model tiers and
+    routing rules come from settings; an admin's ModelTier or RoutingPolicy row overrides them.)"""
+    from qa.models import BudgetPolicy
 
-    if not RoutingPolicy.objects.exists():
-        RoutingPolicy.objects.create()
     if not BudgetPolicy.objects.exists():
         BudgetPolicy.objects.create()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -47,7 +48,7 @@ from qa.services.budgets import (
     budget_reserve,
     budget_settle,
 )
-from qa.services.cache import cache_lookup, cache_store
+from qa.services.cache import cache_confirm, cache_lookup, cache_store
 from qa.services.confidence import Confidence, confidence_assess
 from qa.services.conversations import conversation_create, standalone_question_of
 from qa.services.costs import answer_cost_record, cost_of
@@ -220,7 +221,10 @@ def answer_run(
     if match is not None:
         return _answer_from_reusable(answer, emit, match.entry, timings=timings, started=started)
     tiers = tiers_configured()
-    if settings.QA_CACHE_ENABLED:
+    # A question that looks high-stakes on any topic never takes a cached answer.
+    looks_high_stakes = high_stakes_classify(question=question, embedder=embedder,
+                                             question_vector=np.asarray(query_vector)).flagged  # fmt: skip
+    if settings.QA_CACHE_ENABLED and not looks_high_stakes:
         match = cache_lookup(
             user=user, question=question, embedding=query_vector, answer_id=answer_id,
             models=[t.model for t in tiers], collection_ids=collection_ids,
@@ -252,6 +256,13 @@ def answer_run(
     if not verdict.sufficient:
         return _decline(answer, emit, reason=verdict.reason, searched=searched, timings=timings, started=started)
     hold = stakes is not None and stakes.flagged and policy.high_stakes_policy == "hold"
+    if settings.QA_CACHE_ENABLED and not looks_high_stakes and not (stakes is not None and stakes.flagged):
+        confirmed = cache_confirm(
+            user=user, question=question, embedding=query_vector, chunks=chunks, answer_id=answer_id,
+            models=[t.model for t in tiers], collection_ids=collection_ids,
+        )  # fmt: skip
+        if confirmed is not None:
+            return _answer_from_reusable(answer, emit, confirmed, timings=timings, started=started)
 
     request = prompt_build(
         question=answer.question, chunks=chunks, context_tokens=settings.QA_CONTEXT_MAX_TOKENS,

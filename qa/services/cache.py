@@ -18,15 +18,18 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from ingestion.contracts import RetrievedChunk
 from ingestion.models import Document
+from ingestion.selectors.collections import answer_policy_for
 from qa.models import Answer, AnswerStatus, CacheLookup, ReusableAnswer, ReuseOrigin
 from qa.services.prompt import PROMPT_VERSION
-from qa.services.reuse import ReuseMatch, reusable_find
+from qa.services.reuse import ReuseMatch, questions_compatible, reusable_candidates, reusable_find
 
 
 def question_normalise(question: str) -> str:
-    """Case, spacing and trailing punctuation do not make a different question."""
-    return re.sub(r"[\s?!.]+$", "", " ".join(question.split())).lower()
+    """Spacing and trailing punctuation do not make a different question. (Case stays: the
+    near-miss guard reads names and code identifiers from it; the embedding ignores case.)"""
+    return re.sub(r"[\s?!.]+$", "", " ".join(question.split()))
 
 
 def cache_lookup(
@@ -39,11 +42,75 @@ def cache_lookup(
         origins=[ReuseOrigin.CACHED, ReuseOrigin.PRECOMPUTED], min_similarity=settings.QA_CACHE_MIN_SIMILARITY,
         collection_ids=collection_ids, prompt_version=PROMPT_VERSION, models=models,
     )  # fmt: skip
+    if match is not None and _below_floor(match.entry):
+        match, why = None, "the entry's confidence is below its collections' current floor"
     CacheLookup.objects.create(
         answer_id=answer_id, entry=match.entry if match else None, nearest_similarity=nearest, hit=match is not None,
         reason=("hit" if match else why)[:300], elapsed_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
     return match
+
+
+def cache_confirm(
+    *, user: User, question: str, embedding: list[float], chunks: list[RetrievedChunk], answer_id: int | None,
+    models: list[str], collection_ids: list[int] | None = None,
+) -> ReusableAnswer | None:  # fmt: skip
+    """The second chance for a paraphrase worded too differently for the similarity threshold
+    (0.6-0.84 with this embedding model): a cached answer is used when retrieval for the new
+    question puts that answer's own cited passage first, all its passages are among the new
+    question's passages, and the near-miss guard passes. Runs after retrieval, before any model."""
+    if not chunks:
+        return None
+    started = time.perf_counter()
+    top = chunks[0].chunk_id
+    retrieved = {c.chunk_id for c in chunks}
+    candidates = reusable_candidates(
+        user=user, embedding=embedding, origins=[ReuseOrigin.CACHED, ReuseOrigin.PRECOMPUTED],
+        min_similarity=settings.QA_CACHE_CONFIRM_MIN_SIMILARITY, collection_ids=collection_ids,
+        prompt_version=PROMPT_VERSION, models=models,
+    )  # fmt: skip
+    why = "no candidate" if not candidates else ""
+    for entry, similarity in candidates:
+        cited = {c["chunk_id"] for c in entry.citations}
+        guard = questions_compatible(question_normalise(question), entry.question, names_on_one_side=True)
+        if not guard.compatible:
+            why = why or f"near-miss guard: {guard.reason}"
+            continue
+        if _below_floor(entry):
+            why = why or "the entry's confidence is below its collections' current floor"
+            continue
+        if top not in cited or not cited <= retrieved:
+            why = why or f"similarity {similarity:.3f}: retrieval does not confirm the cached passages"
+            continue
+        _log_confirm(answer_id, started, entry=entry, similarity=similarity, hit=True,
+                     reason="hit confirmed by retrieval (same top passage)")  # fmt: skip
+        return entry
+    _log_confirm(answer_id, started, entry=None, similarity=candidates[0][1] if candidates else None, hit=False,
+                 reason=f"confirm: {why}")  # fmt: skip
+    return None
+
+
+def _log_confirm(
+    answer_id: int | None, started: float, *, entry: ReusableAnswer | None, similarity: float | None, hit: bool,
+    reason: str,
+) -> None:  # fmt: skip
+    """One lookup row per question: the confirm step completes the row of the first lookup."""
+    elapsed = (time.perf_counter() - started) * 1000
+    row = CacheLookup.objects.filter(answer_id=answer_id).order_by("-pk").first() if answer_id else None
+    if row is None:
+        CacheLookup.objects.create(answer_id=answer_id, entry=entry, nearest_similarity=similarity, hit=hit,
+                                   reason=reason[:300], elapsed_ms=elapsed)  # fmt: skip
+        return
+    row.hit, row.entry = hit, entry
+    row.reason = f"{row.reason}; {reason}"[:300]
+    row.elapsed_ms += elapsed
+    row.save(update_fields=["hit", "entry", "reason", "elapsed_ms"])
+
+
+def _below_floor(entry: ReusableAnswer) -> bool:
+    """A policy change applies to cached answers too."""
+    floor = answer_policy_for(collection_ids=list(entry.collection_ids)).confidence_floor
+    return entry.confidence is not None and entry.confidence < floor
 
 
 def cacheable(answer: Answer) -> bool:

@@ -20,7 +20,7 @@ from pgvector.django import CosineDistance
 
 from ingestion.selectors.collections import document_list_readable
 from qa.models import ReusableAnswer, ReuseOrigin
-from qa.services.textfacts import Facts, content_words
+from qa.services.textfacts import Facts, content_words, negation_count
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +46,23 @@ def _names_match(a: frozenset[str], b: frozenset[str]) -> bool:
     return all(covered(x, right) for x in left) and all(covered(x, left) for x in right)
 
 
-def questions_compatible(question: str, candidate: str) -> GuardVerdict:
-    """The near-miss guard: would the answer to ``candidate`` answer ``question``?"""
+def questions_compatible(question: str, candidate: str, *, names_on_one_side: bool = False) -> GuardVerdict:
+    """The near-miss guard: would the answer to ``candidate`` answer ``question``?
+    ``names_on_one_side`` accepts code names that only one question mentions (used when
+    retrieval confirms that both questions rest on the same passage)."""
     a, b = Facts.of(question), Facts.of(candidate)
     if a.numbers != b.numbers:
         return GuardVerdict(False, f"numbers differ ({sorted(a.numbers)} vs {sorted(b.numbers)})")
-    if a.negated != b.negated:
-        return GuardVerdict(False, "one question is negated")
-    if not _names_match(a.identifiers, b.identifiers):
+    if negation_count(question) != negation_count(candidate):
+        return GuardVerdict(False, "the negations differ")
+    one_sided = names_on_one_side and not (a.identifiers and b.identifiers)
+    if not one_sided and not _names_match(a.identifiers, b.identifiers):
         return GuardVerdict(False, f"code names differ ({sorted(a.identifiers)} vs {sorted(b.identifiers)})")
-    if a.entities != b.entities:
+    # A name must be in the other question too (in any case: "windows" matches "Windows").
+    missing = [e for e in a.entities if e not in candidate.lower()] + [
+        e for e in b.entities if e not in question.lower()
+    ]
+    if missing:
         return GuardVerdict(False, f"names differ ({sorted(a.entities)} vs {sorted(b.entities)})")
     words_a, words_b = content_words(question), content_words(candidate)
     only_a, only_b = words_a - words_b, words_b - words_a
@@ -123,6 +130,44 @@ def reusable_find(
             continue
         return ReuseMatch(row, similarity, nearest), nearest, ""
     return None, nearest, why
+
+
+def reusable_candidates(
+    *,
+    user: User | AnonymousUser,
+    embedding: list[float],
+    origins: list[str],
+    min_similarity: float,
+    collection_ids: list[int] | None = None,
+    prompt_version: str | None = None,
+    models: list[str] | None = None,
+    limit: int = 3,
+) -> list[tuple[ReusableAnswer, float]]:
+    """Live stored answers at least ``min_similarity`` close, citing only documents the user may
+    read, nearest first (no near-miss guard: the caller applies its own)."""
+    now = timezone.now()
+    query = ReusableAnswer.objects.filter(active=True, origin__in=origins).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    if prompt_version is not None:
+        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(prompt_version=prompt_version))
+    if models is not None:
+        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(model__in=models))
+    if collection_ids is not None:
+        query = query.filter(collection_ids__contained_by=collection_ids)
+    rows = [
+        (row, 1 - float(row.distance))  # type: ignore[attr-defined]
+        for row in query.annotate(distance=CosineDistance("embedding", embedding)).order_by("distance")[:limit]
+    ]
+    rows = [(row, sim) for row, sim in rows if sim >= min_similarity]
+    if not rows:
+        return []
+    readable = set(
+        document_list_readable(user=user)
+        .filter(pk__in={d for row, _ in rows for d in row.document_ids}, is_current=True)
+        .values_list("pk", flat=True)
+    )
+    return [(row, sim) for row, sim in rows if set(row.document_ids) <= readable]
 
 
 def reusable_record_hit(*, entry: ReusableAnswer) -> None:

@@ -81,7 +81,12 @@ def tiers_configured() -> list[TierSpec]:
 
 
 def routing_policy() -> RoutingPolicy:
-    return RoutingPolicy.objects.order_by("pk").first() or RoutingPolicy.objects.create()
+    """The admin's policy row, or (unsaved) the defaults from settings."""
+    return RoutingPolicy.objects.order_by("pk").first() or RoutingPolicy(
+        lookup_tier=settings.QA_ROUTE_LOOKUP_TIER,
+        explanation_tier=settings.QA_ROUTE_EXPLANATION_TIER,
+        complex_tier=settings.QA_ROUTE_COMPLEX_TIER,
+    )
 
 
 def question_features(*, question: str, best_similarity: float, turns: int) -> dict[str, Any]:

@@ -43,13 +43,17 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         as_json = options["json"]
 
+        streamed: list[str] = []
+
         def emit(event_type: str, payload: dict[str, Any]) -> None:
             if as_json:
                 return
             if event_type == "qa.token":
+                streamed.append(payload["text"])
                 sys.stdout.write(payload["text"])
                 sys.stdout.flush()
             elif event_type == "qa.reset":
+                streamed.clear()
                 sys.stdout.write(f"\n[{payload['message']}]\n")
 
         answer = answer_run(answer_id=answer.pk, emit=emit, collection_ids=collection_ids)
@@ -65,12 +69,25 @@ class Command(BaseCommand):
             )
             self.stdout.write(json.dumps(out, ensure_ascii=False))
             return
+        if payload["status"] == "held":
+            self.stdout.write(f"\n{payload['notice']}")
+            return
         if payload["status"] != "answered":
             self.stdout.write(f"{payload['decline_reason']}")
             searched = payload["searched"]
             if searched.get("closest"):
                 self.stdout.write(f"Closest documents: {', '.join(searched['closest'])}")
             return
+        if payload["reused"]:
+            self.stdout.write(f"[{'cached' if payload['cache_hit'] else 'reviewer-approved'} answer to: "
+                              f"{payload['reused']['question']}]")  # fmt: skip
+        if "".join(streamed).strip() != payload["answer"].strip():
+            # What was streamed was a draft; this is what passed verification.
+            self.stdout.write(("\n\nVerified answer:\n" if streamed else "") + payload["answer"])
+        if payload["notice"]:
+            self.stdout.write(f"\nNote: {payload['notice']}")
+        if payload["confidence"]:
+            self.stdout.write(f"\nConfidence: {payload['confidence']['level']} ({payload['confidence']['reason']})")
         self.stdout.write("\n\nSources:")
         for c in payload["citations"]:
             where = " · ".join(str(x) for x in (c["section"], f"page {c['page']}" if c["page"] else "") if x)
