@@ -91,7 +91,7 @@ def main() -> None:
 
     from ingestion.models import Collection, Document, DocumentStatus
     from providers.registry import embedding_provider_default
-    from qa.models import ReusableAnswer, ReuseOrigin
+    from qa.models import CacheLookup, ReusableAnswer, ReuseOrigin
     from qa.services.cache import question_normalise
     from qa.services.prompt import PROMPT_VERSION
 
@@ -107,7 +107,9 @@ def main() -> None:
     by_id = {i["id"]: i for i in items}
     paraphrases = [("eval paraphrase", by_id[i["paraphrase_of"]]["question"], i["question"]) for i in items
                    if i.get("paraphrase_of")]  # fmt: skip
-    surface = [("surface paraphrase", i["question"], p) for i in items for p in paraphrase_surface(i["question"])]
+    # High-stakes questions are never answered from the cache (by design), so they are left out.
+    surface = [("surface paraphrase", i["question"], p) for i in items if i["type"] != "high_stakes"
+               for p in paraphrase_surface(i["question"])]  # fmt: skip
     misses = [m for i in items for m in near_misses(i["question"])]
     embedder = embedding_provider_default()
     threshold = settings.QA_CACHE_MIN_SIMILARITY
@@ -127,7 +129,7 @@ def main() -> None:
 
     extractive = [llm_provider_build("extractive", embedder=embedder)]
 
-    def lookup(stored: str, asked: str) -> tuple[bool, bool, float]:
+    def lookup(stored: str, asked: str, kind_of_pair: str) -> tuple[bool, bool, float]:
         """(hit through the product, hit on similarity alone, similarity). The stored question's
         cache entry cites the passages retrieval finds for it (what its answer would cite); the
         asked question then goes through the whole answer pipeline."""
@@ -145,6 +147,9 @@ def main() -> None:
             answer = answer_create(user=user, question=asked)
             answer = answer_run(answer_id=answer.pk, emit=lambda *_: None, embedder=embedder, providers=extractive)
             similarity = float(np.dot(vectors[question_normalise(stored)], vectors[question_normalise(asked)]))
+            if kind_of_pair in ("eval paraphrase", "surface paraphrase") and answer.reused_from_id != entry.pk:
+                lookup_row = CacheLookup.objects.filter(answer=answer).first()
+                print(f"  eval paraphrase lookup: {lookup_row.reason if lookup_row else answer.status}")
             return answer.reused_from_id == entry.pk, similarity >= threshold, similarity
         finally:
             ReusableAnswer.objects.filter(source_answer__conversation__user=user).delete()
@@ -153,7 +158,7 @@ def main() -> None:
     ReusableAnswer.objects.filter(model="bench-model").delete()
     results: dict[str, list[tuple[bool, bool, float, str, str]]] = {}
     for kind, stored, asked in paraphrases + surface + misses:
-        hit, raw, similarity = lookup(stored, asked)
+        hit, raw, similarity = lookup(stored, asked, kind)
         results.setdefault(kind, []).append((hit, raw, similarity, stored, asked))
 
     print(f"threshold {threshold} (QA_CACHE_MIN_SIMILARITY); {len(misses)} near-miss pairs, "
@@ -174,6 +179,8 @@ def main() -> None:
           f"all {sum(r[0] for r in para)}/{len(para)} ({sum(r[0] for r in para) / len(para):.1%})")  # fmt: skip
     for r in false_hits[:10]:
         print(f"  FALSE HIT {r[2]:.3f}: {r[3]!r} -> {r[4]!r}")
+    for r in [r for r in results["surface paraphrase"] if not r[0]][:12]:
+        print(f"  surface paraphrase miss {r[2]:.3f}: {r[3][:70]!r} -> {r[4][:70]!r}")
     for r in results["eval paraphrase"]:
         print(f"  eval paraphrase {'HIT ' if r[0] else 'miss'} {r[2]:.3f}: {r[3][:60]!r} -> {r[4][:60]!r}")
 

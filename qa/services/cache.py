@@ -57,12 +57,12 @@ def cache_confirm(
 ) -> ReusableAnswer | None:  # fmt: skip
     """The second chance for a paraphrase worded too differently for the similarity threshold
     (0.6-0.84 with this embedding model): a cached answer is used when retrieval for the new
-    question puts that answer's own cited passage first, all its passages are among the new
-    question's passages, and the near-miss guard passes. Runs after retrieval, before any model."""
+    question puts one of that answer's cited passages in its top two and at least half of them
+    among its passages, and the near-miss guard passes. Runs after retrieval, before any model."""
     if not chunks:
         return None
     started = time.perf_counter()
-    top = chunks[0].chunk_id
+    top = {c.chunk_id for c in chunks[:2]}
     retrieved = {c.chunk_id for c in chunks}
     candidates = reusable_candidates(
         user=user, embedding=embedding, origins=[ReuseOrigin.CACHED, ReuseOrigin.PRECOMPUTED],
@@ -79,11 +79,11 @@ def cache_confirm(
         if _below_floor(entry):
             why = why or "the entry's confidence is below its collections' current floor"
             continue
-        if top not in cited or not cited <= retrieved:
+        if not cited & top or len(cited & retrieved) * 2 < len(cited):
             why = why or f"similarity {similarity:.3f}: retrieval does not confirm the cached passages"
             continue
         _log_confirm(answer_id, started, entry=entry, similarity=similarity, hit=True,
-                     reason="hit confirmed by retrieval (same top passage)")  # fmt: skip
+                     reason="hit confirmed by retrieval (same top passages)")  # fmt: skip
         return entry
     _log_confirm(answer_id, started, entry=None, similarity=candidates[0][1] if candidates else None, hit=False,
                  reason=f"confirm: {why}")  # fmt: skip

@@ -9,7 +9,9 @@ document they cite changes or is deleted.
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +22,7 @@ from pgvector.django import CosineDistance
 
 from ingestion.selectors.collections import document_list_readable
 from qa.models import ReusableAnswer, ReuseOrigin
-from qa.services.textfacts import Facts, content_words, negation_count
+from qa.services.textfacts import STOP_WORDS, Facts, negation_count
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ class GuardVerdict:
     reason: str = ""
 
 
-def _names_match(a: frozenset[str], b: frozenset[str]) -> bool:
+def _names_match(a: frozenset[str], b: frozenset[str], text_a: str = "", text_b: str = "") -> bool:
     """Every code name of each side is on the other, allowing a dotted prefix
     (``lru_cache`` = ``functools.lru_cache``) but not another module (``json.dumps`` != ``pickle.dumps``)."""
 
@@ -40,10 +42,18 @@ def _names_match(a: frozenset[str], b: frozenset[str]) -> bool:
 
     left, right = {canon(x) for x in a}, {canon(x) for x in b}
 
-    def covered(name: str, other: set[str]) -> bool:
-        return any(name == o or o.endswith("." + name) or name.endswith("." + o) for o in other)
+    def covered(name: str, other: set[str], other_text: str = "") -> bool:
+        if name in other:
+            return True
+        if other_text and re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", other_text):
+            return True  # written in another case ("dataframes" for "DataFrames")
+        last = name.rsplit(".", 1)[-1]
+        # Another module's name for the same attribute is a conflict, not a match.
+        if "." in name and any("." in o and o.rsplit(".", 1)[-1] == last for o in other):
+            return False
+        return any(o.endswith("." + name) or name.endswith("." + o) for o in other)
 
-    return all(covered(x, right) for x in left) and all(covered(x, left) for x in right)
+    return all(covered(x, right, text_b.lower()) for x in left) and all(covered(x, left, text_a.lower()) for x in right)
 
 
 def questions_compatible(question: str, candidate: str, *, names_on_one_side: bool = False) -> GuardVerdict:
@@ -56,7 +66,7 @@ def questions_compatible(question: str, candidate: str, *, names_on_one_side: bo
     if negation_count(question) != negation_count(candidate):
         return GuardVerdict(False, "the negations differ")
     one_sided = names_on_one_side and not (a.identifiers and b.identifiers)
-    if not one_sided and not _names_match(a.identifiers, b.identifiers):
+    if not one_sided and not _names_match(a.identifiers, b.identifiers, question, candidate):
         return GuardVerdict(False, f"code names differ ({sorted(a.identifiers)} vs {sorted(b.identifiers)})")
     # A name must be in the other question too (in any case: "windows" matches "Windows").
     missing = [e for e in a.entities if e not in candidate.lower()] + [
@@ -64,13 +74,33 @@ def questions_compatible(question: str, candidate: str, *, names_on_one_side: bo
     ]
     if missing:
         return GuardVerdict(False, f"names differ ({sorted(a.entities)} vs {sorted(b.entities)})")
-    words_a, words_b = content_words(question), content_words(candidate)
-    only_a, only_b = words_a - words_b, words_b - words_a
-    # One word swapped in an otherwise identical question ("ascending" -> "descending", "TV" ->
-    # "money") changes its meaning more often than not.
-    if len(only_a) == 1 and len(only_b) == 1 and len(words_a & words_b) >= 1 and len(words_a) <= 8:
-        return GuardVerdict(False, f"one word differs ({next(iter(only_a))!r} vs {next(iter(only_b))!r})")
+    swap = _one_word_swapped(question, candidate)
+    if swap:
+        return GuardVerdict(False, f"one word differs ({swap[0]!r} vs {swap[1]!r})")
     return GuardVerdict(True)
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9_]+", text.lower())
+
+
+def _one_word_swapped(a: str, b: str) -> tuple[str, str] | None:
+    """One content word replaced by another in otherwise the same words ("ascending" ->
+    "descending", "TV" -> "money", "loads" -> "dumps"): that changes the meaning more often
+    than not. Changes of small words ("what's" / "what is") do not count."""
+
+    def content(tokens: list[str]) -> bool:
+        return any(t not in STOP_WORDS and len(t) >= 3 for t in tokens)
+
+    ta, tb = _tokens(a), _tokens(b)
+    changes = [
+        (ta[i1:i2], tb[j1:j2])
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=ta, b=tb, autojunk=False).get_opcodes()
+        if op != "equal" and (content(ta[i1:i2]) or content(tb[j1:j2]))
+    ]
+    if len(changes) == 1 and len(changes[0][0]) == 1 and len(changes[0][1]) == 1:
+        return changes[0][0][0], changes[0][1][0]
+    return None
 
 
 @dataclass(frozen=True)
