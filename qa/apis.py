@@ -56,6 +56,15 @@ class AnswerSerializer(serializers.Serializer):
     fallback_used = serializers.BooleanField()
     timings_ms = serializers.DictField(child=serializers.FloatField())
     cache_hit = serializers.BooleanField()
+    reused = serializers.JSONField(allow_null=True, help_text="origin (cached, precomputed, curated) and question")
+    confidence = serializers.JSONField(allow_null=True, help_text="score, level (high/medium/low), reason")
+    notice = serializers.CharField(allow_blank=True)
+    high_stakes = serializers.ListField(child=serializers.CharField())
+    review_state = serializers.CharField(allow_blank=True)
+    verification = serializers.JSONField(allow_null=True, help_text="claims, supported, removed, recited, ...")
+    route = serializers.JSONField(allow_null=True, help_text="tier, model and the router's reason")
+    tokens = serializers.DictField(child=serializers.IntegerField())
+    cost = serializers.CharField(help_text="USD, from the model price table")
 
 
 def _noop(event_type: str, payload: dict[str, Any]) -> None:

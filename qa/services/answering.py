@@ -114,7 +114,8 @@ def answer_payload(answer: Answer) -> dict[str, Any]:
         "id": answer.pk,
         "conversation_id": answer.conversation_id,
         "question": answer.question,
-        "status": str(answer.status),
+        # A held answer is "pending_review" to clients (the stable name of the API and CLI).
+        "status": "pending_review" if held else str(answer.status),
         "answer": "" if held else answer.text,
         "html": answer_html(text=answer.text, citation_urls={c.n: citation_url(answer.pk, c.n) for c in citations})
         if answer.text and not held

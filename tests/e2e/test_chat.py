@@ -58,3 +58,15 @@ def test_ask_stream_cite_and_open_the_source(
     expect(page.locator("mark#cited")).to_contain_text("260 euros")
     expect(page.locator("#original-file")).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "issue4-source-viewer.png"), full_page=True)
+
+    # Asked again in other words: answered from the semantic cache, and the page says so.
+    page.go_back()
+    expect(page.locator("#connection")).to_have_text("live", timeout=10_000)
+    page.fill("#question", "what's the hotel limit in London")
+    page.keyboard.press("Enter")
+    second = page.locator(".bubble.answer.final", has=page.locator(".badge.reused"))
+    expect(second).to_be_visible(timeout=60_000)
+    expect(second.locator(".badge.reused")).to_contain_text("Cached answer")
+    expect(second).to_contain_text("260 euros")
+    expect(second.locator("a.cite")).to_have_text("[1]")
+    page.screenshot(path=str(artifacts_dir / "issue6-cached-answer.png"), full_page=True)

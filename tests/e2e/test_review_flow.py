@@ -46,7 +46,7 @@ def test_held_answer_is_approved_by_a_reviewer_and_appears_live(
     expect(asker.locator("#connection")).to_have_text("live", timeout=10_000)
     asker.fill("#question", QUESTION)
     asker.keyboard.press("Enter")
-    held = asker.locator(".bubble.answer.final[data-status=held]")
+    held = asker.locator(".bubble.answer.final[data-status=pending_review]")
     expect(held).to_be_visible(timeout=60_000)
     expect(held).to_contain_text("Waiting for a reviewer")
     expect(held).not_to_contain_text("company nurse")  # the answer itself is not shown yet

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.test.utils import override_settings
 
 from evaluation.services.runs import eval_run, items_load, paraphrase_consistency, report_markdown
 from ingestion.models import Collection
@@ -39,6 +40,10 @@ class Command(BaseCommand):
         parser.add_argument("--out", default="", help="output folder (default artifacts/eval/<time>-<provider>)")
         parser.add_argument("--limit", type=int, default=0)
         parser.add_argument("--ids", default="", help="comma-separated item ids to run")
+        parser.add_argument(
+            "--with-cache", action="store_true",
+            help="let answers come from the semantic cache (off by default: each item is answered afresh)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["question_set"])
@@ -77,7 +82,10 @@ class Command(BaseCommand):
         out = Path(options["out"] or Path(settings.BASE_DIR) / "artifacts" / "eval" /
                    f"{datetime.now():%Y%m%d-%H%M%S}-{provider}")  # fmt: skip
         out.mkdir(parents=True, exist_ok=True)
+        # Without --with-cache each item is answered afresh, not from earlier runs' cached answers.
+        cache = override_settings(QA_CACHE_ENABLED=settings.QA_CACHE_ENABLED and options["with_cache"])
         try:
+            cache.enable()
             report = eval_run(
                 items=items, collections=collections, providers=providers, embedder=embedder,
                 invented_log=simulator.invented if simulator is not None and simulator.hallucinate else None,
@@ -85,6 +93,7 @@ class Command(BaseCommand):
                 progress=lambda line: self.stdout.write(line),
             )  # fmt: skip
         finally:
+            cache.disable()
             if simulator is not None:
                 simulator.stop()
         summary = dict(report.summary)

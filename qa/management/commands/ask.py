@@ -69,7 +69,7 @@ class Command(BaseCommand):
             )
             self.stdout.write(json.dumps(out, ensure_ascii=False))
             return
-        if payload["status"] == "held":
+        if payload["status"] == "pending_review":
             self.stdout.write(f"\n{payload['notice']}")
             return
         if payload["status"] != "answered":
