@@ -34,3 +34,14 @@ def collection_create(*, name: str, groups: tuple[str, ...] = (), users: tuple[A
     for user in users:
         collection.reader_users.add(user)
     return collection
+
+
+def document_ingest(collection, data: bytes, name: str):  # noqa: ANN001, ANN201
+    """Create a document and run the ingestion pipeline in-process (no worker)."""
+    from ingestion.services.documents import document_create_from_bytes
+    from ingestion.services.pipeline import document_process
+
+    document = document_create_from_bytes(collection=collection, data=data, source_name=name, enqueue=False).document
+    document_process(document_id=document.pk)
+    document.refresh_from_db()
+    return document

@@ -44,7 +44,11 @@ if EMBEDDED_SERVERS_ALLOWED:
 
 DATABASES = {
     "default": dj_database_url.parse(
-        DATABASE_URL or "postgresql://unset/verity", conn_max_age=env_int("DB_CONN_MAX_AGE", 0)
+        # Persistent connections (checked before reuse): a new PostgreSQL connection per request
+        # cost more than a whole cached answer's queries.
+        DATABASE_URL or "postgresql://unset/verity",
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})
@@ -364,3 +368,5 @@ QA_ROUTE_COMPLEX_TIER = env_str("QA_ROUTE_COMPLEX_TIER", "large")
 # Below QA_CACHE_MIN_SIMILARITY, a cached answer can still serve a paraphrase down to this
 # similarity when retrieval for the new question confirms the cached answer's passages.
 QA_CACHE_CONFIRM_MIN_SIMILARITY = env_float("QA_CACHE_CONFIRM_MIN_SIMILARITY", 0.6)
+# How long a process may reuse the budget policy it read (it is on every question's path).
+QA_POLICY_CACHE_SECONDS = env_float("QA_POLICY_CACHE_SECONDS", 5.0)

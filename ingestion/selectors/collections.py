@@ -90,3 +90,14 @@ def answer_policy_for(*, collection_ids: list[int]) -> AnswerPolicy:
         confidence_floor=max(r["confidence_floor"] for r in rows),
         restricted=any(r["classification"] == "restricted" for r in rows),
     )
+
+
+def readable_documents_with_floor(*, user: User | AnonymousUser, document_ids: set[int]) -> dict[int, float]:
+    """Of these documents, the current ones this user may read, each with its collection's
+    confidence floor (one query: the cache's access and policy check)."""
+    rows = (
+        Document.objects.filter(pk__in=document_ids, is_current=True)
+        .filter(collection_id__in=Collection.objects.filter(collection_readable_q(user=user)).values("pk"))
+        .values_list("pk", "collection__confidence_floor")
+    )
+    return dict(rows)

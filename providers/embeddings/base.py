@@ -4,6 +4,8 @@ left to subclasses."""
 from __future__ import annotations
 
 import abc
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,8 +29,24 @@ class EmbeddingProvider(abc.ABC):
             vectors.extend((raw / norms).tolist())
         return vectors
 
+    query_cache_size: int = 2048
+
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_texts([text])[0]
+        """One query's vector; the same text asked again (a retry, a popular question) is
+        served from a small per-process LRU instead of running the model again."""
+        cache: OrderedDict[str, list[float]] = self.__dict__.setdefault("_query_cache", OrderedDict())
+        lock: threading.Lock = self.__dict__.setdefault("_query_lock", threading.Lock())
+        with lock:
+            vector = cache.get(text)
+            if vector is not None:
+                cache.move_to_end(text)
+                return list(vector)
+        vector = self.embed_texts([text])[0]
+        with lock:
+            cache[text] = vector
+            if len(cache) > self.query_cache_size:
+                cache.popitem(last=False)
+        return list(vector)
 
     @abc.abstractmethod
     def _embed(self, texts: list[str]) -> Sequence[Sequence[float]]:

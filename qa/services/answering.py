@@ -44,7 +44,6 @@ from qa.services.budgets import (
     BudgetState,
     Reservation,
     budget_check,
-    budget_count_question,
     budget_reserve,
     budget_settle,
 )
@@ -58,7 +57,7 @@ from qa.services.high_stakes import high_stakes_classify
 from qa.services.prompt import prompt_build
 from qa.services.rendering import answer_html
 from qa.services.retrieval import passages_retrieve
-from qa.services.reuse import reusable_find, reusable_record_hit
+from qa.services.reuse import reusable_record_hit
 from qa.services.review import review_item_open
 from qa.services.routing import EXTRACTIVE, TierSpec, question_features, route_choose, tiers_configured
 from qa.services.validation import question_validate
@@ -91,7 +90,8 @@ def answer_create(*, user: User, question: str, conversation_id: int | None = No
             raise ApplicationError("That conversation does not exist.")
     else:
         conversation = conversation_create(user=user, title=cleaned[:80])
-    standalone = standalone_question_of(conversation=conversation, question=cleaned)
+    # A new conversation has nothing to carry over.
+    standalone = standalone_question_of(conversation=conversation, question=cleaned) if conversation_id else cleaned
     answer = Answer.objects.create(conversation=conversation, question=cleaned, standalone_question=standalone)
     Conversation.objects.filter(pk=conversation.pk).update(updated_at=answer.created_at)
     return answer
@@ -208,30 +208,25 @@ def answer_run(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     emit("qa.status", {"stage": "searching", "message": "Searching your documents…"})
-    budget = budget_check(user_id=user.pk)
-    budget_count_question(user_id=user.pk)
+    budget = budget_check(user_id=user.pk, count_question=True)
     embedder = embedder or embedding_provider_default()
     question = answer.standalone_question or answer.question
     query_vector = embedder.embed_query(question)
 
-    # A reviewer-approved answer to the same question, from documents this user may read.
-    match, _, _ = reusable_find(
-        user=user, question=question, embedding=query_vector, origins=[ReuseOrigin.CURATED],
-        min_similarity=settings.QA_CURATED_MIN_SIMILARITY, collection_ids=collection_ids,
+    tiers = tiers_configured()
+    # A question that looks high-stakes on any topic never takes a cached answer (a
+    # reviewer-curated one, yes).
+    looks_high_stakes = high_stakes_classify(question=question, embedder=embedder,
+                                             question_vector=np.asarray(query_vector)).flagged  # fmt: skip
+    # A reviewer-approved or cached verified answer to the same question, from documents this
+    # user may read.
+    match = cache_lookup(
+        user=user, question=question, embedding=query_vector, answer_id=answer_id,
+        models=[t.model for t in tiers], collection_ids=collection_ids,
+        cached=settings.QA_CACHE_ENABLED and not looks_high_stakes,
     )  # fmt: skip
     if match is not None:
         return _answer_from_reusable(answer, emit, match.entry, timings=timings, started=started)
-    tiers = tiers_configured()
-    # A question that looks high-stakes on any topic never takes a cached answer.
-    looks_high_stakes = high_stakes_classify(question=question, embedder=embedder,
-                                             question_vector=np.asarray(query_vector)).flagged  # fmt: skip
-    if settings.QA_CACHE_ENABLED and not looks_high_stakes:
-        match = cache_lookup(
-            user=user, question=question, embedding=query_vector, answer_id=answer_id,
-            models=[t.model for t in tiers], collection_ids=collection_ids,
-        )  # fmt: skip
-        if match is not None:
-            return _answer_from_reusable(answer, emit, match.entry, timings=timings, started=started)
 
     chunks, trace = passages_retrieve(
         question=question, user=user, k=settings.QA_RETRIEVAL_K, embedder=embedder,
@@ -465,26 +460,29 @@ def _answer_from_reusable(
     answer: Answer, emit: Emit, entry: ReusableAnswer, *, timings: dict[str, float], started: float
 ) -> Answer:
     timings["first_token"] = timings["total"] = round((time.perf_counter() - started) * 1000, 1)
+    fields = {
+        "status": AnswerStatus.ANSWERED, "text": entry.text, "reused_from": entry, "timings_ms": timings,
+        "provider": "reuse", "model": entry.model, "confidence": entry.confidence,
+        "confidence_level": entry.confidence_level or ConfidenceLevel.HIGH,
+        "confidence_reason": "A reviewer approved this answer to the same question."
+        if entry.origin == ReuseOrigin.CURATED
+        else "A verified answer to the same question, from documents you can read.",
+    }  # fmt: skip
+    citations = [
+        Citation(answer_id=answer.pk, n=c["n"], chunk_id=c["chunk_id"], document_id=c["document_id"],
+                 title=c["title"], source_name=c["source_name"], section=c.get("section", ""),
+                 page=c.get("page"), quote=c.get("quote", ""))
+        for c in entry.citations
+    ]  # fmt: skip
     with transaction.atomic():
         Citation.objects.filter(answer_id=answer.pk).delete()
-        Citation.objects.bulk_create(
-            [
-                Citation(answer_id=answer.pk, n=c["n"], chunk_id=c["chunk_id"], document_id=c["document_id"],
-                         title=c["title"], source_name=c["source_name"], section=c.get("section", ""),
-                         page=c.get("page"), quote=c.get("quote", ""))
-                for c in entry.citations
-            ]
-        )  # fmt: skip
-        Answer.objects.filter(pk=answer.pk).update(
-            status=AnswerStatus.ANSWERED, text=entry.text, reused_from=entry, timings_ms=timings,
-            provider="reuse", model=entry.model, confidence=entry.confidence,
-            confidence_level=entry.confidence_level or ConfidenceLevel.HIGH,
-            confidence_reason="A reviewer approved this answer to the same question."
-            if entry.origin == ReuseOrigin.CURATED
-            else "A verified answer to the same question, from documents you can read.",
-        )  # fmt: skip
+        Citation.objects.bulk_create(citations)
+        Answer.objects.filter(pk=answer.pk).update(**fields)
         reusable_record_hit(entry=entry)
-    answer.refresh_from_db()
+    # The in-memory answer is what was written (no re-read: a cache hit is on the hot path).
+    for name, value in fields.items():
+        setattr(answer, name, value)
+    answer._prefetched_objects_cache = {"citations": citations}  # type: ignore[attr-defined]
     emit("qa.final", answer_payload(answer))
     return answer
 

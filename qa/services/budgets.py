@@ -9,22 +9,41 @@ reservation is settled with the actual cost afterwards."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.db import commit_without_waiting
 from qa.models import BudgetAlert, BudgetPolicy, UsageCounter
 
 logger = logging.getLogger(__name__)
 
 
+_policy_cache: tuple[float, BudgetPolicy] | None = None
+
+
 def budget_policy() -> BudgetPolicy:
-    policy = BudgetPolicy.objects.order_by("pk").first()
-    return policy or BudgetPolicy.objects.create()
+    """The admins' policy; read at most every few seconds per process (it is on every
+    question's path, and edits are rare)."""
+    global _policy_cache
+    now = time.monotonic()
+    if _policy_cache is not None and now - _policy_cache[0] < settings.QA_POLICY_CACHE_SECONDS:
+        return _policy_cache[1]
+    policy = BudgetPolicy.objects.order_by("pk").first() or BudgetPolicy.objects.create()
+    _policy_cache = (now, policy)
+    return policy
+
+
+def budget_policy_forget() -> None:
+    """Drop the cached policy (after an edit, and in tests)."""
+    global _policy_cache
+    _policy_cache = None
 
 
 def scope_user(user_id: int, day: date | None = None) -> str:
@@ -65,10 +84,34 @@ def _over(value: Decimal | int, limit: Decimal | int) -> bool:
     return bool(limit) and value >= limit
 
 
-def budget_check(*, user_id: int) -> BudgetState:
-    """Where this user and the month stand against the limits (reservations included)."""
+def _count_question(scope: str) -> UsageCounter:
+    """Add one question to the user's day and return the counter, in one statement."""
+    with commit_without_waiting(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO qa_usagecounter "
+            "(scope, questions, tokens, cost, reserved_tokens, reserved_cost, soft_alerted, updated_at) "
+            "VALUES (%s, 1, 0, 0, 0, 0, false, now()) ON CONFLICT (scope) DO UPDATE SET "
+            "questions = qa_usagecounter.questions + 1, updated_at = now() "
+            "RETURNING id, questions, tokens, cost, reserved_tokens, reserved_cost, soft_alerted",
+            [scope],
+        )
+        row = cursor.fetchone()
+    return UsageCounter(
+        pk=row[0], scope=scope, questions=row[1], tokens=row[2], cost=row[3], reserved_tokens=row[4],
+        reserved_cost=row[5], soft_alerted=row[6],
+    )  # fmt: skip
+
+
+def budget_check(*, user_id: int, count_question: bool = False) -> BudgetState:
+    """Where this user and the month stand against the limits (reservations included);
+    ``count_question`` also counts this question (the check sees the count before it)."""
     policy = budget_policy()
-    mine, everyone = _counter(scope_user(user_id)), _counter(scope_global())
+    if count_question:
+        mine = _count_question(scope_user(user_id))
+        mine.questions -= 1
+    else:
+        mine = _counter(scope_user(user_id))
+    everyone = _counter(scope_global())
     state = BudgetState()
     tokens = mine.tokens + mine.reserved_tokens
     cost = mine.cost + mine.reserved_cost
@@ -104,11 +147,6 @@ def _alert_once(*, scope: str, kind: str, message: str) -> None:
     elif not BudgetAlert.objects.filter(scope=scope, kind="hard").exists():
         BudgetAlert.objects.create(scope=scope, kind=kind, message=message)
         logger.warning("budget.hard_limit scope=%s %s", scope, message)
-
-
-def budget_count_question(*, user_id: int) -> None:
-    _counter(scope_user(user_id))
-    UsageCounter.objects.filter(scope=scope_user(user_id)).update(questions=F("questions") + 1)
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from core.db import commit_without_waiting
 from ingestion.contracts import RetrievedChunk
 from ingestion.models import Document
 from ingestion.selectors.collections import answer_policy_for
 from qa.models import Answer, AnswerStatus, CacheLookup, ReusableAnswer, ReuseOrigin
 from qa.services.prompt import PROMPT_VERSION
-from qa.services.reuse import ReuseMatch, questions_compatible, reusable_candidates, reusable_find
+from qa.services.reuse import ReuseMatch, citations_snapshot, questions_compatible, reusable_candidates, reusable_find
 
 
 def question_normalise(question: str) -> str:
@@ -34,20 +35,25 @@ def question_normalise(question: str) -> str:
 
 def cache_lookup(
     *, user: User, question: str, embedding: list[float], answer_id: int | None, models: list[str],
-    collection_ids: list[int] | None = None,
+    collection_ids: list[int] | None = None, cached: bool = True,
 ) -> ReuseMatch | None:  # fmt: skip
+    """One vector query for the reviewer-curated answers (``QA_CURATED_MIN_SIMILARITY``) and,
+    when ``cached``, the cache (``QA_CACHE_MIN_SIMILARITY``); cache lookups are logged."""
     started = time.perf_counter()
+    origins = [str(ReuseOrigin.CURATED)] + ([str(ReuseOrigin.CACHED), str(ReuseOrigin.PRECOMPUTED)] if cached else [])
     match, nearest, why = reusable_find(
-        user=user, question=question_normalise(question), embedding=embedding,
-        origins=[ReuseOrigin.CACHED, ReuseOrigin.PRECOMPUTED], min_similarity=settings.QA_CACHE_MIN_SIMILARITY,
+        user=user, question=question_normalise(question), embedding=embedding, origins=origins,
+        min_similarity=settings.QA_CACHE_MIN_SIMILARITY if cached else settings.QA_CURATED_MIN_SIMILARITY,
+        min_similarity_by_origin={ReuseOrigin.CURATED: settings.QA_CURATED_MIN_SIMILARITY},
         collection_ids=collection_ids, prompt_version=PROMPT_VERSION, models=models,
     )  # fmt: skip
-    if match is not None and _below_floor(match.entry):
-        match, why = None, "the entry's confidence is below its collections' current floor"
-    CacheLookup.objects.create(
-        answer_id=answer_id, entry=match.entry if match else None, nearest_similarity=nearest, hit=match is not None,
-        reason=("hit" if match else why)[:300], elapsed_ms=(time.perf_counter() - started) * 1000,
-    )  # fmt: skip
+    if cached:
+        with commit_without_waiting():
+            CacheLookup.objects.create(
+                answer_id=answer_id, entry=match.entry if match else None, nearest_similarity=nearest,
+                hit=match is not None, reason=("hit" if match else why)[:300],
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+            )  # fmt: skip
     return match
 
 
@@ -142,11 +148,7 @@ def cache_store(
     return ReusableAnswer.objects.create(
         origin=origin, question=question_normalise(answer.standalone_question or answer.question),
         embedding=embedding, text=answer.text,
-        citations=[
-            {"n": c.n, "chunk_id": c.chunk_id, "document_id": c.document_id, "title": c.title,
-             "source_name": c.source_name, "section": c.section, "page": c.page, "quote": c.quote}
-            for c in citations
-        ],
+        citations=citations_snapshot(citations),
         document_ids=document_ids, collection_ids=collections, prompt_version=PROMPT_VERSION, model=answer.model,
         confidence=answer.confidence, confidence_level=answer.confidence_level, source_answer=answer,
         expires_at=timezone.now() + timedelta(seconds=ttl) if ttl else None,

@@ -12,16 +12,18 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
-from ingestion.selectors.collections import document_list_readable
-from qa.models import ReusableAnswer, ReuseOrigin
+from core.db import commit_without_waiting
+from ingestion.selectors.collections import document_list_readable, readable_documents_with_floor
+from qa.models import Citation, ReusableAnswer, ReuseOrigin
 from qa.services.textfacts import STOP_WORDS, Facts, negation_count
 
 logger = logging.getLogger(__name__)
@@ -110,6 +112,33 @@ class ReuseMatch:
     nearest_similarity: float
 
 
+def _live(
+    *, origins: list[str], prompt_version: str | None, models: list[str] | None, collection_ids: list[int] | None,
+    now: datetime | None = None,
+) -> QuerySet[ReusableAnswer]:  # fmt: skip
+    """Stored answers that may still be served: active, not expired, of the current prompt
+    version and of a configured model (curated answers excepted), within the collections asked."""
+    query = ReusableAnswer.objects.filter(active=True, origin__in=origins).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
+    )
+    if prompt_version is not None:
+        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(prompt_version=prompt_version))
+    if models is not None:  # answers of models no longer configured are not served
+        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(model__in=models))
+    if collection_ids is not None:
+        query = query.filter(collection_ids__contained_by=collection_ids)
+    return query
+
+
+def citations_snapshot(citations: Iterable[Citation]) -> list[dict[str, object]]:
+    """Citations as stored with a reusable answer (plain data: they outlive the answer)."""
+    return [
+        {"n": c.n, "chunk_id": c.chunk_id, "document_id": c.document_id, "title": c.title,
+         "source_name": c.source_name, "section": c.section, "page": c.page, "quote": c.quote}
+        for c in citations
+    ]  # fmt: skip
+
+
 def reusable_find(
     *,
     user: User | AnonymousUser,
@@ -122,41 +151,40 @@ def reusable_find(
     models: list[str] | None = None,
     now: datetime | None = None,
     candidates: int = 5,
+    min_similarity_by_origin: dict[str, float] | None = None,
 ) -> tuple[ReuseMatch | None, float | None, str]:
     """The best reusable answer for this user and question, the nearest similarity seen (for the
-    lookup log) and why the nearest was not used."""
-    now = now or timezone.now()
-    query = ReusableAnswer.objects.filter(active=True, origin__in=origins).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    )
-    if prompt_version is not None:
-        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(prompt_version=prompt_version))
-    if models is not None:  # answers of models no longer configured are not served
-        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(model__in=models))
-    if collection_ids is not None:
-        query = query.filter(collection_ids__contained_by=collection_ids)
+    lookup log) and why the nearest was not used. ``min_similarity_by_origin`` sets a stricter
+    threshold for some origins (one query serves curated and cached answers)."""
+    thresholds = min_similarity_by_origin or {}
+    query = _live(origins=origins, prompt_version=prompt_version, models=models, collection_ids=collection_ids,
+                  now=now)  # fmt: skip
     rows = list(query.annotate(distance=CosineDistance("embedding", embedding)).order_by("distance")[:candidates])
     if not rows:
         return None, None, "no stored answers"
     nearest = 1 - float(rows[0].distance)  # type: ignore[attr-defined]
     why = ""
-    readable_ids: set[int] | None = None
+    readable: dict[int, float] | None = None
     for row in rows:
         similarity = 1 - float(row.distance)  # type: ignore[attr-defined]
-        if similarity < min_similarity:
-            why = why or f"nearest similarity {similarity:.3f} < {min_similarity}"
-            break
+        needed = max(min_similarity, thresholds.get(row.origin, min_similarity))
+        if similarity < needed:
+            why = why or f"nearest similarity {similarity:.3f} < {needed}"
+            if similarity < min_similarity:
+                break
+            continue
         guard = questions_compatible(question, row.question)
         if not guard.compatible:
             why = why or f"near-miss guard: {guard.reason}"
             continue
-        if readable_ids is None:
-            all_ids = {d for r in rows for d in r.document_ids}
-            readable_ids = set(
-                document_list_readable(user=user).filter(pk__in=all_ids, is_current=True).values_list("pk", flat=True)
-            )
-        if not set(row.document_ids) <= readable_ids:
+        if readable is None:
+            readable = readable_documents_with_floor(user=user, document_ids={d for r in rows for d in r.document_ids})
+        if not set(row.document_ids) <= set(readable):
             why = why or "cites a document this user cannot read"
+            continue
+        floor = max((readable[d] for d in row.document_ids), default=0.0)
+        if row.origin != ReuseOrigin.CURATED and row.confidence is not None and row.confidence < floor:
+            why = why or "its confidence is below its collection's current floor"
             continue
         return ReuseMatch(row, similarity, nearest), nearest, ""
     return None, nearest, why
@@ -175,16 +203,7 @@ def reusable_candidates(
 ) -> list[tuple[ReusableAnswer, float]]:
     """Live stored answers at least ``min_similarity`` close, citing only documents the user may
     read, nearest first (no near-miss guard: the caller applies its own)."""
-    now = timezone.now()
-    query = ReusableAnswer.objects.filter(active=True, origin__in=origins).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    )
-    if prompt_version is not None:
-        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(prompt_version=prompt_version))
-    if models is not None:
-        query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(model__in=models))
-    if collection_ids is not None:
-        query = query.filter(collection_ids__contained_by=collection_ids)
+    query = _live(origins=origins, prompt_version=prompt_version, models=models, collection_ids=collection_ids)
     rows = [
         (row, 1 - float(row.distance))  # type: ignore[attr-defined]
         for row in query.annotate(distance=CosineDistance("embedding", embedding)).order_by("distance")[:limit]
@@ -201,7 +220,8 @@ def reusable_candidates(
 
 
 def reusable_record_hit(*, entry: ReusableAnswer) -> None:
-    ReusableAnswer.objects.filter(pk=entry.pk).update(hits=F("hits") + 1, last_hit_at=timezone.now())
+    with commit_without_waiting():
+        ReusableAnswer.objects.filter(pk=entry.pk).update(hits=F("hits") + 1, last_hit_at=timezone.now())
 
 
 def reusable_invalidate_for_documents(*, document_ids: list[int], reason: str) -> int:

@@ -22,6 +22,7 @@ from qa.models import (
     ReviewItem,
     ReviewState,
 )
+from qa.services.reuse import citations_snapshot
 from qa.services.textfacts import CITATION
 
 logger = logging.getLogger(__name__)
@@ -149,11 +150,7 @@ def curated_create_from(*, answer: Answer, reviewer: User | None) -> ReusableAns
     ReusableAnswer.objects.filter(source_answer=answer, active=True).update(active=False, invalidated_reason="replaced")
     return ReusableAnswer.objects.create(
         origin=ReuseOrigin.CURATED, question=question, embedding=vector, text=answer.text,
-        citations=[
-            {"n": c.n, "chunk_id": c.chunk_id, "document_id": c.document_id, "title": c.title,
-             "source_name": c.source_name, "section": c.section, "page": c.page, "quote": c.quote}
-            for c in citations
-        ],
+        citations=citations_snapshot(citations),
         document_ids=sorted({c.document_id for c in citations}), collection_ids=collections,
         model=answer.model, confidence=answer.confidence, confidence_level="high",
         source_answer=answer, created_by=reviewer,

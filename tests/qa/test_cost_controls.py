@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from ingestion.models import Collection
-from ingestion.services.documents import document_create_from_bytes, document_delete
-from ingestion.services.pipeline import document_process
+from ingestion.services.documents import document_delete
 from qa.models import (
     AnswerStatus,
     BudgetAlert,
@@ -37,25 +36,18 @@ from qa.services.costs import cost_of
 from qa.services.feedback import feedback_submit
 from qa.services.precompute import precompute_run
 from qa.services.routing import EXTRACTIVE, TierSpec, question_features, route_choose
-from tests.factories import collection_create, user_create
+from tests.factories import collection_create, document_ingest, user_create
 from tests.qa.conftest import HANDBOOK
 from tests.qa.fakes import FakeOpenAIServer
 
 pytestmark = pytest.mark.django_db
 
 
-def _ingest(collection: Collection, data: bytes, name: str):  # noqa: ANN202
-    document = document_create_from_bytes(collection=collection, data=data, source_name=name, enqueue=False).document
-    document_process(document_id=document.pk)
-    document.refresh_from_db()
-    return document
-
-
 @pytest.fixture
 def handbook(db):  # noqa: ANN001, ANN201
     user = user_create(username="traveller", groups=("staff",))
     collection = collection_create(name="Handbook", groups=("staff",))
-    document = _ingest(collection, HANDBOOK, "travel.md")
+    document = document_ingest(collection, HANDBOOK, "travel.md")
     return user, collection, document
 
 
@@ -103,7 +95,7 @@ def test_a_cached_answer_goes_when_its_source_changes(handbook, change, django_c
         if change == "deleted":
             document_delete(document=document)
         else:
-            _ingest(collection, HANDBOOK.replace(b"260 euros", b"280 euros"), "travel.md")
+            document_ingest(collection, HANDBOOK.replace(b"260 euros", b"280 euros"), "travel.md")
     entry.refresh_from_db()
     assert entry.active is False and change in entry.invalidated_reason
     again = _ask(user, "What is the hotel limit in London?")
@@ -117,7 +109,7 @@ def test_a_user_never_gets_a_cached_answer_from_a_collection_they_cannot_read(ha
     _ask(user, "What is the hotel limit in London?")
     outsider = user_create(username="contractor", groups=("contractors",))
     theirs = collection_create(name="Contractor handbook", groups=("contractors",))
-    _ingest(theirs, HANDBOOK.replace(b"260 euros", b"150 euros"), "contractor-travel.md")
+    document_ingest(theirs, HANDBOOK.replace(b"260 euros", b"150 euros"), "contractor-travel.md")
     answer = _ask(outsider, "What is the hotel limit in London?")
     assert answer.reused_from_id is None and "150 euros" in answer.text and "260" not in answer.text
     assert "cannot read" in CacheLookup.objects.get(answer=answer).reason
@@ -356,3 +348,20 @@ def test_cost_projection_shows_the_production_factor(handbook, external_tier, ca
     out = capsys.readouterr().out
     assert "cache hit rate 50.0%" in out and "30,000 questions" in out and "15,000 reach a model" in out
     assert "production (x3 .. x5)" in out and "fake-small-1" in out
+
+
+def test_the_precompute_job_is_scheduled_off_peak(settings) -> None:  # noqa: ANN001
+    entry = settings.CELERY_BEAT_SCHEDULE["qa-precompute-answers"]
+    assert entry["task"] == "qa.precompute_answers"
+    assert entry["schedule"].hour == {settings.QA_PRECOMPUTE_HOUR} and entry["schedule"].minute == {0}
+
+
+def test_usage_page_shows_cost_per_day_model_and_user(handbook, external_tier, client) -> None:  # noqa: ANN001
+    user, _, _ = handbook
+    _ask(user, "What is the hotel limit in London?")
+    client.force_login(user)
+    assert client.get("/ops/usage/").status_code == 403
+    staff = user_create(username="ops", staff=True)
+    client.force_login(staff)
+    page = client.get("/ops/usage/").content.decode()
+    assert "fake-small-1" in page and "traveller" in page and "Per day" in page

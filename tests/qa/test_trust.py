@@ -15,9 +15,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from core.errors import ApplicationError
-from ingestion.models import Collection, Document
-from ingestion.services.documents import document_create_from_bytes, document_delete
-from ingestion.services.pipeline import document_process
+from ingestion.models import Collection
+from ingestion.services.documents import document_delete
 from qa.models import (
     AnswerStatus,
     Feedback,
@@ -30,7 +29,7 @@ from qa.models import (
 from qa.services.answering import answer_create, answer_payload, answer_run
 from qa.services.feedback import feedback_submit
 from qa.services.review import review_approve, review_reject, user_group
-from tests.factories import collection_create, user_create
+from tests.factories import collection_create, document_ingest, user_create
 from tests.qa.conftest import HANDBOOK
 from tests.qa.fakes import ScriptedProvider
 
@@ -65,21 +64,14 @@ class Recorder:
         return "".join(p["text"] for t, p in self.events if t == "qa.token")
 
 
-def _ingest(collection: Collection, data: bytes, name: str) -> Document:
-    document = document_create_from_bytes(collection=collection, data=data, source_name=name, enqueue=False).document
-    document_process(document_id=document.pk)
-    document.refresh_from_db()
-    return document
-
-
 @pytest.fixture
 def staff(db):  # noqa: ANN001, ANN201
     user = user_create(username="staffer", groups=("staff",))
     collection = collection_create(name="Staff handbook", groups=("staff",))
     docs = {
-        "travel": _ingest(collection, HANDBOOK, "travel.md"),
-        "benefits": _ingest(collection, BENEFITS, "benefits.md"),
-        "wellness": _ingest(collection, WELLNESS, "wellness.md"),
+        "travel": document_ingest(collection, HANDBOOK, "travel.md"),
+        "benefits": document_ingest(collection, BENEFITS, "benefits.md"),
+        "wellness": document_ingest(collection, WELLNESS, "wellness.md"),
     }
     return user, collection, docs
 
@@ -326,7 +318,7 @@ def test_an_approved_answer_is_reused_for_a_similar_question_only_by_readers(
 
     outsider = user_create(username="outsider", groups=("elsewhere",))
     other = collection_create(name="Elsewhere", groups=("elsewhere",))
-    _ingest(other, WELLNESS.replace(b"company nurse", b"site doctor"), "wellness-copy.md")
+    document_ingest(other, WELLNESS.replace(b"company nurse", b"site doctor"), "wellness-copy.md")
     theirs = _ask(outsider, "What dose of ibuprofen should I take for my back pain at work?")
     assert theirs.reused_from_id is None, "a user who cannot read the cited document never gets the curated answer"
 
