@@ -1,7 +1,9 @@
 """ASGI entry point: HTTP through Django, websockets through Channels (session-authenticated,
 same-origin only)."""
 
+import logging
 import os
+import threading
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -26,3 +28,18 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+def _warm_up_embeddings() -> None:
+    """The web process embeds questions too (cached answers are served from the chat socket and
+    the API without a worker): load the model in the background, not on the first question."""
+    try:
+        from providers.registry import embedding_provider_default
+
+        embedding_provider_default().embed_texts(["warm up"])
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the first question loads it
+        logging.getLogger(__name__).warning("asgi.embedding_warmup_failed", exc_info=True)
+
+
+if settings.EMBEDDING_WARMUP:
+    threading.Thread(target=_warm_up_embeddings, name="embedding-warmup", daemon=True).start()

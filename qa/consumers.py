@@ -17,14 +17,14 @@ from django.utils.html import escape
 from core.errors import ApplicationError
 from qa.models import FeedbackReason
 from qa.selectors import answers_in_progress, conversation_get
-from qa.services.answering import answer_create, answer_group
+from qa.services.answering import answer_create, answer_group, answer_reuse_or_prepare
 from qa.services.review import user_group
 
 
-def _enqueue(answer_id: int) -> None:
+def _enqueue(answer_id: int, prepared: dict[str, Any] | None) -> None:
     from qa.tasks import generate_answer
 
-    generate_answer.delay(answer_id)
+    generate_answer.delay(answer_id, prepared or None)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -72,7 +72,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             text_data=html + '<div id="chat-error" hx-swap-oob="true"></div>'
             f'<input type="hidden" id="conversation-id" name="conversation" value="{answer.conversation_id}" hx-swap-oob="true">'
         )
-        await sync_to_async(_enqueue)(answer.pk)
+        # A curated or cached answer is given here at once; the rest is generated in Celery.
+        prepared = await database_sync_to_async(answer_reuse_or_prepare)(answer_id=answer.pk)
+        if prepared is not None:
+            await sync_to_async(_enqueue)(answer.pk, prepared)
 
     async def disconnect(self, code: Any) -> None:
         # The answer goes on in its Celery task and is stored.

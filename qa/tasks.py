@@ -7,16 +7,20 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from qa.services.answering import answer_fail, answer_run, emit_to_group
+from qa.services.answering import Prepared, answer_fail, answer_run, emit_to_group
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="qa.generate_answer", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=2)
-def generate_answer(self, answer_id: int) -> str:  # type: ignore[no-untyped-def]
+def generate_answer(self, answer_id: int, prepared: dict | None = None) -> str:  # type: ignore[no-untyped-def]
     emit = emit_to_group(answer_id)
     try:
-        return str(answer_run(answer_id=answer_id, emit=emit).status)
+        return str(
+            answer_run(
+                answer_id=answer_id, emit=emit, prepared=Prepared.from_dict(prepared) if prepared else None
+            ).status
+        )
     except (OperationalError, InterfaceError) as exc:
         if self.request.retries >= self.max_retries:
             answer_fail(answer_id=answer_id, reason=f"database unavailable: {exc}")

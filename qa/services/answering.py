@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -188,31 +189,47 @@ class _SentenceGate:
             self.sent_any = True
 
 
-def answer_run(
+@dataclass
+class Prepared:
+    """What the first stage (budget, embedding, curated and cached answers) found, for the
+    second stage when it runs elsewhere: the chat consumer answers cache hits itself and
+    queues the rest with this, so the worker neither embeds nor counts the question again."""
+
+    vector: list[float]
+    budget_level: str
+    budget_reasons: list[str]
+    looks_high_stakes: bool
+    started_at: float  # time.time() when the first stage began
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Prepared:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def answer_prepare(
     *,
     answer_id: int,
     emit: Emit,
     embedder: EmbeddingProvider | None = None,
-    providers: list[LLMProvider] | None = None,
     collection_ids: list[int] | None = None,
-    verifier: Verifier | None = None,
-) -> Answer:
-    """Run the pipeline for a pending answer (optionally narrowed to some collections, within
-    those the user may read). Idempotent: a finished answer is re-emitted, not
-    re-generated."""
+) -> tuple[Answer, Prepared | None]:
+    """The first stage: count the question against the budgets, embed it, and answer it from a
+    reviewer-curated or cached verified answer when one fits. Returns the answer and, when it
+    still needs generating, what the second stage needs (None: the answer is final)."""
     answer = Answer.objects.select_related("conversation__user", "reused_from").get(pk=answer_id)
     if answer.status in FINAL_STATUSES:
         emit("qa.final", answer_payload(answer))
-        return answer
+        return answer, None
     user = answer.conversation.user
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
+    started_at, started = time.time(), time.perf_counter()
     emit("qa.status", {"stage": "searching", "message": "Searching your documents…"})
     budget = budget_check(user_id=user.pk, count_question=True)
     embedder = embedder or embedding_provider_default()
     question = answer.standalone_question or answer.question
     query_vector = embedder.embed_query(question)
-
     tiers = tiers_configured()
     # A question that looks high-stakes on any topic never takes a cached answer (a
     # reviewer-curated one, yes).
@@ -226,7 +243,44 @@ def answer_run(
         cached=settings.QA_CACHE_ENABLED and not looks_high_stakes,
     )  # fmt: skip
     if match is not None:
-        return _answer_from_reusable(answer, emit, match.entry, timings=timings, started=started)
+        return _answer_from_reusable(answer, emit, match.entry, timings={}, started=started), None
+    return answer, Prepared(query_vector, budget.level, budget.reasons, looks_high_stakes, started_at)
+
+
+def answer_run(
+    *,
+    answer_id: int,
+    emit: Emit,
+    embedder: EmbeddingProvider | None = None,
+    providers: list[LLMProvider] | None = None,
+    collection_ids: list[int] | None = None,
+    verifier: Verifier | None = None,
+    prepared: Prepared | None = None,
+) -> Answer:
+    """Run the pipeline for a pending answer (optionally narrowed to some collections, within
+    those the user may read). Idempotent: a finished answer is re-emitted, not
+    re-generated. ``prepared``: the first stage already ran (``answer_prepare``)."""
+    if prepared is None:
+        answer, prepared = answer_prepare(
+            answer_id=answer_id, emit=emit, embedder=embedder, collection_ids=collection_ids
+        )
+        if prepared is None:
+            return answer
+    else:
+        answer = Answer.objects.select_related("conversation__user", "reused_from").get(pk=answer_id)
+        if answer.status in FINAL_STATUSES:
+            emit("qa.final", answer_payload(answer))
+            return answer
+    user = answer.conversation.user
+    # Timings count from the first stage, wherever it ran.
+    started = time.perf_counter() - max(0.0, time.time() - prepared.started_at)
+    timings: dict[str, float] = {}
+    budget = BudgetState(level=prepared.budget_level, reasons=list(prepared.budget_reasons))
+    embedder = embedder or embedding_provider_default()
+    question = answer.standalone_question or answer.question
+    query_vector = prepared.vector
+    looks_high_stakes = prepared.looks_high_stakes
+    tiers = tiers_configured()
 
     chunks, trace = passages_retrieve(
         question=question, user=user, k=settings.QA_RETRIEVAL_K, embedder=embedder,
@@ -510,6 +564,18 @@ def _decline(
     answer.refresh_from_db()
     emit("qa.final", answer_payload(answer))
     return answer
+
+
+def answer_reuse_or_prepare(*, answer_id: int) -> dict[str, Any] | None:
+    """For the chat consumer: answer from a curated or cached answer at once, without the
+    worker round trip; otherwise return what the worker's second stage needs (an empty dict:
+    the first stage failed and the worker runs it all)."""
+    try:
+        _, prepared = answer_prepare(answer_id=answer_id, emit=emit_to_group(answer_id))
+    except Exception:  # noqa: BLE001 - the worker runs the whole pipeline and reports failures
+        logger.exception("qa.prepare_failed answer_id=%s", answer_id)
+        return {}
+    return prepared.as_dict() if prepared is not None else None
 
 
 def answer_fail(*, answer_id: int, reason: str) -> None:
