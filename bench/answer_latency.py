@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
-    DOCS_COLLECTION,
     EVAL_SET,
     ROOT,
+    bench_user,
     django_setup,
     machine,
     percentile,
@@ -179,15 +179,8 @@ def main() -> None:
     parser.add_argument("--tokens-per-second", type=float, default=50)
     args = parser.parse_args()
     django_setup()
-    from django.contrib.auth import get_user_model
-
-    from ingestion.models import Collection
-
     print(f"machine: {machine()}")
-    user, _ = get_user_model().objects.get_or_create(username="bench-asker")
-    user.set_password(PASSWORD)
-    user.save()
-    Collection.objects.get(name=DOCS_COLLECTION).reader_users.add(user)
+    bench_user("bench-asker", PASSWORD)
     items = [json.loads(line) for line in EVAL_SET.read_text().splitlines() if line.strip()]
     results = {
         "extractive": run_mode(

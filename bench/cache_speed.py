@@ -24,9 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.answer_latency import PASSWORD, ask_over_websocket, free_port, login, wait_http  # noqa: E402
 from bench.common import (  # noqa: E402
-    DOCS_COLLECTION,
     EVAL_SET,
     ROOT,
+    bench_user,
     django_setup,
     machine,
     percentile,
@@ -62,20 +62,13 @@ def main() -> None:
     args = parser.parse_args()
     django_setup()
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from ingestion.models import Collection
-    from qa.models import BudgetPolicy, ReusableAnswer
+    from qa.models import ReusableAnswer
 
     print(f"machine: {machine()}")
-    user, _ = get_user_model().objects.get_or_create(username="bench-asker")
-    user.set_password(PASSWORD)
-    user.save()
-    Collection.objects.get(name=DOCS_COLLECTION).reader_users.add(user)
+    user = bench_user("bench-asker", PASSWORD)
     token, _ = Token.objects.get_or_create(user=user)
-    BudgetPolicy.objects.all().delete()
-    BudgetPolicy.objects.create(user_daily_questions_soft=0, user_daily_questions_hard=0)
     ReusableAnswer.objects.filter(origin="cached").delete()
     items = [json.loads(line) for line in EVAL_SET.read_text().splitlines() if line.strip()]
     questions = [i["question"] for i in items if i["type"] not in ("unanswerable", "high_stakes")]

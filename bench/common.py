@@ -102,3 +102,23 @@ def process_tree_peak_rss_mb(pid: int) -> float:
     except psutil.NoSuchProcess:
         return 0.0
     return total
+
+
+def bench_user(username: str, password: str) -> object:
+    """A user who reads the Python docs collection, with no budget limits (benchmarks ask
+    thousands of questions a day)."""
+    from django.contrib.auth import get_user_model
+
+    from ingestion.models import Collection
+    from qa.models import BudgetPolicy
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    user.set_password(password)
+    user.save()
+    Collection.objects.get(name=DOCS_COLLECTION).reader_users.add(user)
+    BudgetPolicy.objects.all().delete()
+    BudgetPolicy.objects.create(
+        user_daily_questions_soft=0, user_daily_questions_hard=0, user_daily_tokens_soft=0, user_daily_tokens_hard=0,
+        user_daily_cost_soft=0, user_daily_cost_hard=0, monthly_cost_soft=0, monthly_cost_hard=0,
+    )  # fmt: skip
+    return user

@@ -31,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import DOCS_COLLECTION, EVAL_SET, django_setup, machine, percentile  # noqa: E402
+from bench.common import DOCS_COLLECTION, EVAL_SET, bench_user, django_setup, machine, percentile  # noqa: E402
 
 PRICES = {"sim-small-1": (Decimal("0.15"), Decimal("0.60")), "sim-large-1": (Decimal("2.50"), Decimal("10.00"))}
 
@@ -109,16 +109,15 @@ def main() -> None:
     args = parser.parse_args()
     django_setup()
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from evaluation.simulated_llm import Simulator
     from ingestion.models import Collection
     from providers.registry import embedding_provider_default
-    from qa.models import BudgetPolicy, ModelPrice, ModelTier, ReusableAnswer, RoutingPolicy
+    from qa.models import ModelPrice, ModelTier, ReusableAnswer, RoutingPolicy
 
     print(f"machine: {machine()}")
-    collection = Collection.objects.get(name=DOCS_COLLECTION)
+    Collection.objects.get(name=DOCS_COLLECTION)  # the docs must be ingested (raises otherwise)
     small = Simulator(first_token_ms=80, tokens_per_second=600).start()
     large = Simulator(first_token_ms=150, tokens_per_second=400).start()
     ModelTier.objects.all().delete()
@@ -133,21 +132,12 @@ def main() -> None:
             model=model, effective_from=timezone.now().replace(year=2020),
             defaults={"input_per_million": price_in, "output_per_million": price_out},
         )  # fmt: skip
-    BudgetPolicy.objects.all().delete()
-    BudgetPolicy.objects.create(
-        user_daily_questions_soft=0, user_daily_questions_hard=0, user_daily_tokens_soft=0, user_daily_tokens_hard=0,
-        user_daily_cost_soft=0, user_daily_cost_hard=0, monthly_cost_soft=0, monthly_cost_hard=0,
-    )  # fmt: skip
     embedder = embedding_provider_default()
     questions = build_workload(args.questions)
     distinct = len(set(questions))
     print(f"workload: {len(questions)} questions, {distinct} distinct strings, "
           f"{1 - distinct / len(questions):.0%} exact repeats (plus rewordings)")  # fmt: skip
-    users = []
-    for name in ("bench-cost-baseline", "bench-cost-verity"):
-        user, _ = get_user_model().objects.get_or_create(username=name)
-        collection.reader_users.add(user)
-        users.append(user)
+    users = [bench_user(name, "bench-password-123") for name in ("bench-cost-baseline", "bench-cost-verity")]
     try:
         ReusableAnswer.objects.filter(origin__in=["cached", "precomputed"]).delete()
         RoutingPolicy.objects.all().delete()

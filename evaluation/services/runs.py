@@ -22,7 +22,8 @@ from evaluation.services.scoring import (
     path_normalise,
     sentence_grounded,
 )
-from ingestion.models import Chunk, Collection
+from ingestion.models import Collection
+from ingestion.selectors.collections import chunk_texts, collections_read_by
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from qa.models import AnswerStatus
@@ -54,8 +55,10 @@ def eval_user_for(*, collections: list[Collection]) -> User:
     user, _ = User.objects.get_or_create(username=EVAL_USERNAME, defaults={"is_active": True})
     user.set_unusable_password()
     user.save()
-    for collection in Collection.objects.filter(reader_users=user).exclude(pk__in=[c.pk for c in collections]):
-        collection.reader_users.remove(user)
+    wanted = {c.pk for c in collections}
+    for collection in collections_read_by(user=user):
+        if collection.pk not in wanted:
+            collection.reader_users.remove(user)
     for collection in collections:
         collection.reader_users.add(user)
     return user
@@ -105,7 +108,7 @@ def eval_run(
         flagged = bool(answer.high_stakes) and answer.status in (AnswerStatus.HELD, AnswerStatus.ANSWERED)
         text = answer.text if not declined else ""
         citations = list(answer.citations.all())
-        chunk_text = dict(Chunk.objects.filter(pk__in=[c.chunk_id for c in citations]).values_list("pk", "text"))
+        chunk_text = chunk_texts(chunk_ids=[c.chunk_id for c in citations])
         by_n = {c.n: chunk_text.get(c.chunk_id, c.quote) for c in citations}
         sentences = delivered_sentences(text)
         ungrounded = [s for s, ns in sentences if not sentence_grounded(s, [by_n[n] for n in ns if n in by_n])]

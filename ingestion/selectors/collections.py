@@ -101,3 +101,24 @@ def readable_documents_with_floor(*, user: User | AnonymousUser, document_ids: s
         .values_list("pk", "collection__confidence_floor")
     )
     return dict(rows)
+
+
+def collection_ids_of_documents(*, document_ids: list[int] | set[int]) -> list[int]:
+    """The collections these documents belong to, sorted (for stored answers' scope)."""
+    return sorted(set(Document.objects.filter(pk__in=document_ids).values_list("collection_id", flat=True)))
+
+
+def collections_by_name(*, names: list[str]) -> list[Collection]:
+    return list(Collection.objects.filter(name__in=names))
+
+
+def collections_read_by(*, user: User) -> list[Collection]:
+    """Collections that name this user as a reader (not through groups)."""
+    return list(Collection.objects.filter(reader_users=user))
+
+
+def chunk_texts(*, chunk_ids: list[int]) -> dict[int, str]:
+    """The full text of these chunks (evaluation re-checks answers against them)."""
+    from ingestion.models import Chunk
+
+    return dict(Chunk.objects.filter(pk__in=chunk_ids).values_list("pk", "text"))

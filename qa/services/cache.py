@@ -20,8 +20,7 @@ from django.utils import timezone
 
 from core.db import commit_without_waiting
 from ingestion.contracts import RetrievedChunk
-from ingestion.models import Document
-from ingestion.selectors.collections import answer_policy_for
+from ingestion.selectors.collections import answer_policy_for, collection_ids_of_documents
 from qa.models import Answer, AnswerStatus, CacheLookup, ReusableAnswer, ReuseOrigin
 from qa.services.prompt import PROMPT_VERSION
 from qa.services.reuse import ReuseMatch, citations_snapshot, questions_compatible, reusable_candidates, reusable_find
@@ -143,7 +142,7 @@ def cache_store(
     if not citations:
         return None
     document_ids = sorted({c.document_id for c in citations})
-    collections = sorted(set(Document.objects.filter(pk__in=document_ids).values_list("collection_id", flat=True)))
+    collections = collection_ids_of_documents(document_ids=document_ids)
     ttl = settings.QA_CACHE_TTL_SECONDS if ttl_seconds is None else ttl_seconds
     return ReusableAnswer.objects.create(
         origin=origin, question=question_normalise(answer.standalone_question or answer.question),

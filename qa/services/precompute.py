@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from ingestion.models import Document
+from ingestion.selectors.collections import collection_ids_of_documents
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from providers.registry import embedding_provider_default
@@ -82,7 +82,7 @@ def frequent_questions(
             continue
         answer_ids = [a for m in members for a in answers_of[texts[m]]]
         document_ids = set(Citation.objects.filter(answer_id__in=answer_ids).values_list("document_id", flat=True))
-        collections = sorted(set(Document.objects.filter(pk__in=document_ids).values_list("collection_id", flat=True)))
+        collections = collection_ids_of_documents(document_ids=document_ids)
         if collections:
             candidates.append(Candidate(texts[rep], collections, asks, "logs"))
     candidates.sort(key=lambda c: -c.asks)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from ingestion.selectors.collections import collection_ids_of_documents
 from providers.registry import embedding_provider_default
 from qa.models import (
     Answer,
@@ -142,11 +143,7 @@ def curated_create_from(*, answer: Answer, reviewer: User | None) -> ReusableAns
         return None
     question = answer.standalone_question or answer.question
     vector = embedding_provider_default().embed_query(question)
-    from ingestion.models import Document
-
-    collections = sorted(
-        set(Document.objects.filter(pk__in=[c.document_id for c in citations]).values_list("collection_id", flat=True))
-    )
+    collections = collection_ids_of_documents(document_ids=[c.document_id for c in citations])
     ReusableAnswer.objects.filter(source_answer=answer, active=True).update(active=False, invalidated_reason="replaced")
     return ReusableAnswer.objects.create(
         origin=ReuseOrigin.CURATED, question=question, embedding=vector, text=answer.text,

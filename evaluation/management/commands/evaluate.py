@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
 
 from evaluation.services.runs import eval_run, items_load, paraphrase_consistency, report_markdown
-from ingestion.models import Collection
+from ingestion.selectors.collections import collections_by_name
 from providers.llm.base import LLMProvider
 from providers.llm.openai_compatible import OpenAICompatibleProvider
 from providers.registry import embedding_provider_default, llm_chain_default, llm_provider_build
@@ -59,7 +59,7 @@ class Command(BaseCommand):
         if options["limit"]:
             items = items[: options["limit"]]
         names = options["collection"] or ["Python 3.11 documentation"]
-        collections = list(Collection.objects.filter(name__in=names))
+        collections = collections_by_name(names=names)
         if len(collections) != len(set(names)):
             found = {c.name for c in collections}
             raise CommandError(f"no collection named {', '.join(repr(n) for n in names if n not in found)}")
