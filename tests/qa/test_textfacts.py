@@ -81,3 +81,16 @@ def test_topics_are_per_collection() -> None:
 def test_facts_of_a_sentence() -> None:
     facts = Facts.of("The limit is not 260 euros in London [1].")
     assert facts.negated and facts.numbers == {"260"} and facts.entities == {"london"}
+
+
+def test_names_on_one_side_only_when_retrieval_confirms_and_numbers_never() -> None:
+    general = "What does dumps return for a dict?"
+    specific = "What does json.dumps return for a dict?"
+    assert not questions_compatible(specific, general).compatible
+    assert questions_compatible(specific, general, names_on_one_side=True).compatible
+    # A number only one question has is another question, confirmed or not.
+    assert not questions_compatible(
+        "Which exception does subprocess.run raise when the command exits with code 1?",
+        "Which exception does subprocess.run raise when the command fails?",
+        names_on_one_side=True,
+    ).compatible
