@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from core.db import commit_without_waiting
 from ingestion.contracts import RetrievedChunk
-from ingestion.selectors.collections import answer_policy_for, collection_ids_of_documents
+from ingestion.selectors.collections import collection_ids_of_documents
 from qa.models import Answer, AnswerStatus, CacheLookup, ReusableAnswer, ReuseOrigin
 from qa.services.prompt import PROMPT_VERSION
 from qa.services.reuse import ReuseMatch, citations_snapshot, questions_compatible, reusable_candidates, reusable_find
@@ -81,9 +81,6 @@ def cache_confirm(
         if not guard.compatible:
             why = why or f"near-miss guard: {guard.reason}"
             continue
-        if _below_floor(entry):
-            why = why or "the entry's confidence is below its collections' current floor"
-            continue
         if not cited & top or len(cited & retrieved) * 2 < len(cited):
             why = why or f"similarity {similarity:.3f}: retrieval does not confirm the cached passages"
             continue
@@ -110,12 +107,6 @@ def _log_confirm(
     row.reason = f"{row.reason}; {reason}"[:300]
     row.elapsed_ms += elapsed
     row.save(update_fields=["hit", "entry", "reason", "elapsed_ms"])
-
-
-def _below_floor(entry: ReusableAnswer) -> bool:
-    """A policy change applies to cached answers too."""
-    floor = answer_policy_for(collection_ids=list(entry.collection_ids)).confidence_floor
-    return entry.confidence is not None and entry.confidence < floor
 
 
 def cacheable(answer: Answer) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from qa.models import Answer, Interaction, ModelPrice
@@ -45,10 +44,3 @@ def answer_cost_record(*, answer_id: int) -> tuple[int, int, Decimal]:
         total += cost
     Answer.objects.filter(pk=answer_id).update(tokens_in=total_in, tokens_out=total_out, cost=total)
     return total_in, total_out, total
-
-
-def cost_totals(*, since: datetime) -> dict[str, Decimal | int]:
-    rows = Answer.objects.filter(created_at__gte=since).aggregate(
-        cost=Sum("cost"), tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out")
-    )
-    return {k: v or 0 for k, v in rows.items()}

@@ -22,7 +22,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from core.db import commit_without_waiting
-from ingestion.selectors.collections import document_list_readable, readable_documents_with_floor
+from ingestion.selectors.collections import readable_documents_with_floor
 from qa.models import Citation, ReusableAnswer, ReuseOrigin
 from qa.services.textfacts import STOP_WORDS, Facts, negation_count
 
@@ -184,8 +184,7 @@ def reusable_find(
         if not set(row.document_ids) <= set(readable):
             why = why or "cites a document this user cannot read"
             continue
-        floor = max((readable[d] for d in row.document_ids), default=0.0)
-        if row.origin != ReuseOrigin.CURATED and row.confidence is not None and row.confidence < floor:
+        if _below_floor(row, readable):
             why = why or "its confidence is below its collection's current floor"
             continue
         return ReuseMatch(row, similarity, nearest), nearest, ""
@@ -204,7 +203,8 @@ def reusable_candidates(
     limit: int = 3,
 ) -> list[tuple[ReusableAnswer, float]]:
     """Live stored answers at least ``min_similarity`` close, citing only documents the user may
-    read, nearest first (no near-miss guard: the caller applies its own)."""
+    read and not below their collections' current confidence floor, nearest first (no near-miss
+    guard: the caller applies its own)."""
     query = _live(origins=origins, prompt_version=prompt_version, models=models, collection_ids=collection_ids)
     rows = [
         (row, 1 - float(row.distance))  # type: ignore[attr-defined]
@@ -213,12 +213,17 @@ def reusable_candidates(
     rows = [(row, sim) for row, sim in rows if sim >= min_similarity]
     if not rows:
         return []
-    readable = set(
-        document_list_readable(user=user)
-        .filter(pk__in={d for row, _ in rows for d in row.document_ids}, is_current=True)
-        .values_list("pk", flat=True)
-    )
-    return [(row, sim) for row, sim in rows if set(row.document_ids) <= readable]
+    readable = readable_documents_with_floor(user=user, document_ids={d for row, _ in rows for d in row.document_ids})
+    return [
+        (row, sim) for row, sim in rows if set(row.document_ids) <= set(readable) and not _below_floor(row, readable)
+    ]
+
+
+def _below_floor(row: ReusableAnswer, floors: dict[int, float]) -> bool:
+    """A collection's confidence floor raised after an answer was stored applies to it too
+    (reviewer-curated answers excepted)."""
+    floor = max((floors[d] for d in row.document_ids if d in floors), default=0.0)
+    return row.origin != ReuseOrigin.CURATED and row.confidence is not None and row.confidence < floor
 
 
 def reusable_record_hit(*, entry: ReusableAnswer) -> None:

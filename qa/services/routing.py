@@ -10,7 +10,7 @@ chosen tier falls back only to cheaper tiers."""
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -155,7 +155,3 @@ def route_choose(
     if not any(t.provider == TierProvider.EXTRACTIVE for t in chain):
         chain.append(EXTRACTIVE)
     return Route(tier=chosen, chain=chain, reason="; ".join(reasons), features=features)
-
-
-def tier_as_dict(tier: TierSpec) -> dict[str, Any]:
-    return asdict(tier)
