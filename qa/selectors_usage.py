@@ -57,12 +57,13 @@ def usage_observed(*, since: datetime) -> dict[str, Any]:
     lookup_count = lookups.count()
     hits = lookups.filter(hit=True).count()
     uncached = answers.filter(reused_from__isnull=True)
-    uncached_cost = uncached.aggregate(cost=Sum("cost"))["cost"] or Decimal(0)
+    uncached_totals = uncached.aggregate(cost=Sum("cost"), n=Count("id"))
+    uncached_cost, uncached_count = uncached_totals["cost"] or Decimal(0), uncached_totals["n"]
     return {
         "answers": total,
         "total_cost": totals["cost"] or Decimal(0),
         "cost_per_query": (totals["cost"] or Decimal(0)) / total if total else Decimal(0),
-        "cost_per_uncached_query": uncached_cost / uncached.count() if uncached.count() else Decimal(0),
+        "cost_per_uncached_query": uncached_cost / uncached_count if uncached_count else Decimal(0),
         "reused_answers": reused,
         "cache_lookups": lookup_count,
         "cache_hits": hits,

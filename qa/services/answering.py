@@ -295,7 +295,12 @@ def answer_run(
     }
     policy = answer_policy_for(collection_ids=list({c.collection_id for c in chunks}))
     stakes = (
-        high_stakes_classify(question=answer.question, topics=policy.high_stakes_topics, embedder=embedder)
+        high_stakes_classify(
+            question=answer.question,
+            topics=policy.high_stakes_topics,
+            embedder=embedder,
+            question_vector=np.asarray(query_vector) if answer.question == question else None,
+        )  # fmt: skip
         if policy.high_stakes_policy != "off" and policy.high_stakes_topics
         else None
     )
@@ -492,6 +497,8 @@ def _settle(*, answer_id: int, user_id: int, reservation: Reservation | None) ->
     spent = Interaction.objects.filter(answer_id=answer_id).exclude(provider="extractive")
     tokens = sum(i.tokens_in + i.tokens_out for i in spent)
     cost = sum((i.cost for i in spent), Decimal(0))
+    if reservation is None and not tokens and not cost:
+        return  # nothing reserved, nothing spent: no counter to change
     budget_settle(reservation=reservation, user_id=user_id, tokens=tokens, cost=cost)
 
 

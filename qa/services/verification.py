@@ -32,6 +32,7 @@ from qa.services.textfacts import (
     mentions,
     negation_count,
     normalise,
+    numbers,
     sentences_split,
     strip_citations,
 )
@@ -85,6 +86,7 @@ class EvidenceVerifier:
             return []
         norm_passages = [normalise(p.text) for p in passages]
         passage_words = [content_words(p.text) for p in passages]
+        passage_numbers = [numbers(p.text) for p in passages]
         verbatim = [
             [_copied(normalise(strip_citations(c)), norm) for norm in norm_passages] for c in claims
         ]  # fmt: skip
@@ -121,7 +123,7 @@ class EvidenceVerifier:
             facts = Facts.of(plain)
             words = content_words(plain)
             row_out: list[PassageSupport] = []
-            for passage_index, passage in enumerate(passages):
+            for passage_index in range(len(passages)):
                 if verbatim[claim_index][passage_index]:
                     row_out.append(PassageSupport(1.0))
                     continue
@@ -129,7 +131,9 @@ class EvidenceVerifier:
                 sim, closest = similarity[claim_index][passage_index] if claim_index in similarity else (0.0, "")
                 coverage = len(words & passage_words[passage_index]) / max(1, len(words))
                 score = 0.55 * sim + 0.45 * coverage
-                issues = _consistency(facts, plain, passage.text, norm_passages[passage_index], closest, sim, coverage)
+                issues = _consistency(
+                    facts, plain, passage_numbers[passage_index], norm_passages[passage_index], closest, sim, coverage
+                )
                 row_out.append(PassageSupport(round(score, 3), issues))
             results.append(row_out)
         return results
@@ -150,9 +154,10 @@ def _without_negations(text: str) -> str:
     return " ".join(NEGATION.sub(" ", text).split())
 
 
-def _consistency(facts: Facts, claim: str, raw: str, norm: str, closest: str, sim: float, coverage: float) -> list[str]:
+def _consistency(
+    facts: Facts, claim: str, source_numbers: set[str], norm: str, closest: str, sim: float, coverage: float
+) -> list[str]:
     issues: list[str] = []
-    source_numbers = Facts.of(raw).numbers
     for number in sorted(facts.numbers - source_numbers):
         issues.append(f"the number {number} is not in the source")
     for name in sorted(facts.identifiers):
