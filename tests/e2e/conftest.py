@@ -52,3 +52,13 @@ def two_browser_pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object,
             for context in contexts:
                 context.close()
             browser.close()
+
+
+def sign_in(page, base: str, username: str, next_url: str) -> None:  # noqa: ANN001
+    """Sign in through the login form (the factories' password), then go to ``next_url``."""
+    from tests.factories import PASSWORD
+
+    page.goto(f"{base}/accounts/login/?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")

@@ -8,7 +8,8 @@ from django.conf import settings
 from ingestion.services.documents import document_create_from_bytes
 from ingestion.services.pipeline import document_process
 from tests.conftest import database_url_for
-from tests.factories import PASSWORD, collection_create, user_create
+from tests.e2e.conftest import sign_in
+from tests.factories import collection_create, user_create
 from tests.qa.conftest import HANDBOOK
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -36,10 +37,7 @@ def test_ask_stream_cite_and_open_the_source(
     document_process(document_id=document.pk)
 
     page = browser_page
-    page.goto(f"{daphne_server}/accounts/login/?next=/chat/")
-    page.fill("#id_username", "asker")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, daphne_server, "asker", "/chat/")
     expect(page.locator("#connection")).to_have_text("live", timeout=10_000)
     page.evaluate(RECORD_STREAM)
     page.fill("#question", "What is the hotel limit in London?")

@@ -7,7 +7,8 @@ from django.conf import settings
 
 from core.roles import DOCUMENT_ADMINS
 from tests.conftest import database_url_for
-from tests.factories import PASSWORD, collection_create, user_create
+from tests.e2e.conftest import sign_in
+from tests.factories import collection_create, user_create
 from tests.ingestion import samples
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -27,10 +28,7 @@ def test_upload_on_documents_page_reaches_ready_live(
     bad.write_bytes(b"not supported")
 
     page = browser_page
-    page.goto(f"{daphne_server}/accounts/login/?next=/documents/")
-    page.fill("#id_username", "docadmin-e2e")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, daphne_server, "docadmin-e2e", "/documents/")
     expect(page).to_have_url(f"{daphne_server}/documents/")
     expect(page.locator("#connection")).to_have_text("live", timeout=10_000)
 

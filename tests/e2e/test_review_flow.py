@@ -13,18 +13,12 @@ from ingestion.services.documents import document_create_from_bytes
 from ingestion.services.pipeline import document_process
 from qa.models import ReviewAction, ReviewItem
 from tests.conftest import database_url_for
-from tests.factories import PASSWORD, collection_create, user_create
+from tests.e2e.conftest import sign_in
+from tests.factories import collection_create, user_create
 from tests.qa.test_trust import WELLNESS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 QUESTION = "What dose of ibuprofen should I take for my back pain at work?"
-
-
-def _sign_in(page, base: str, username: str, next_url: str) -> None:  # noqa: ANN001
-    page.goto(f"{base}/accounts/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_held_answer_is_approved_by_a_reviewer_and_appears_live(
@@ -42,7 +36,7 @@ def test_held_answer_is_approved_by_a_reviewer_and_appears_live(
     document_process(document_id=document.pk)
     asker, checker = two_browser_pages
 
-    _sign_in(asker, daphne_server, "asker", "/chat/")
+    sign_in(asker, daphne_server, "asker", "/chat/")
     expect(asker.locator("#connection")).to_have_text("live", timeout=10_000)
     asker.fill("#question", QUESTION)
     asker.keyboard.press("Enter")
@@ -52,7 +46,7 @@ def test_held_answer_is_approved_by_a_reviewer_and_appears_live(
     expect(held).not_to_contain_text("company nurse")  # the answer itself is not shown yet
     asker.screenshot(path=str(artifacts_dir / "issue5-held.png"), full_page=True)
 
-    _sign_in(checker, daphne_server, "checker", "/review/")
+    sign_in(checker, daphne_server, "checker", "/review/")
     row = checker.locator("tr.review-row", has_text="ibuprofen")
     expect(row).to_contain_text("medical")
     expect(row).to_contain_text("held")
