@@ -258,6 +258,9 @@ VERITY_ADMIN_USERNAME = env_str("VERITY_ADMIN_USERNAME", "admin")
 VERITY_ADMIN_PASSWORD = env_str("VERITY_ADMIN_PASSWORD", "")
 VERITY_DEMO_PASSWORD = env_str("VERITY_DEMO_PASSWORD", "")
 VERITY_HEALTH_TIMEOUT_SECONDS = env_float("VERITY_HEALTH_TIMEOUT_SECONDS", 1.5)
+# /readyz shows versions, hosts and errors only to staff or to a caller sending this value in the
+# X-Readyz-Token header (a monitoring system); empty: staff only.
+VERITY_READYZ_TOKEN = env_str("VERITY_READYZ_TOKEN", "")
 
 LOGGING = {
     "version": 1,

@@ -1,15 +1,21 @@
 """Readiness of each component Verity depends on. Each probe is bounded by a short timeout so
-that /readyz answers quickly even when a dependency hangs."""
+that /readyz answers quickly even when a dependency hangs.
+
+/readyz is public (load balancers probe it without credentials), so what anyone may read is
+only up/down per component; versions, host names and exception text help an attacker map the
+deployment and are shown to staff or to a caller presenting VERITY_READYZ_TOKEN."""
 
 from __future__ import annotations
 
 import functools
+import hmac
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from celery import Celery
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
 
 from providers.registry import providers_status
@@ -116,3 +122,25 @@ def readiness_check() -> Readiness:
         celery = ComponentStatus(name="celery", ok=False, detail="broker (Redis) unreachable", latency_ms=0.0)
     models = _timed("models", _models)
     return Readiness(components=[database, redis_status, celery, models])
+
+
+def readiness_details_allowed(*, user: User | AnonymousUser, presented_token: str | None) -> bool:
+    """Whether the caller may read each component's detail: staff users, or a caller whose
+    token equals VERITY_READYZ_TOKEN (compared in constant time; no token configured: nobody)."""
+    if user.is_authenticated and getattr(user, "is_staff", False):
+        return True
+    expected: str = settings.VERITY_READYZ_TOKEN
+    if not expected or not presented_token:
+        return False
+    return hmac.compare_digest(presented_token.encode(), expected.encode())
+
+
+def readiness_as_dict(readiness: Readiness, *, detailed: bool) -> dict[str, Any]:
+    """The /readyz body: public callers get the overall status and up/down per component."""
+    body: dict[str, Any] = {"status": "ok" if readiness.ok else "unavailable"}
+    if not detailed:
+        body["components"] = {c.name: "up" if c.ok else "down" for c in readiness.components}
+        return body
+    body["failing"] = readiness.failing
+    body["components"] = {c.name: c.as_dict() for c in readiness.components}
+    return body
