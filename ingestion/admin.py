@@ -4,13 +4,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 
+from core.errors import ApplicationError
 from ingestion.models import Chunk, Collection, Document
-from ingestion.services.documents import document_delete, documents_upload
+from ingestion.selectors.collections import collection_list_uploadable
+from ingestion.services.documents import document_delete, document_move, documents_upload
 
 
 @admin.register(Collection)
@@ -40,8 +43,14 @@ class MultipleFileField(forms.FileField):
 
 
 class DocumentsUploadForm(forms.Form):
-    collection = forms.ModelChoiceField(queryset=Collection.objects.all())
+    collection = forms.ModelChoiceField(queryset=Collection.objects.none())
     uploads = MultipleFileField(label="Files", help_text="Choose several files at once.")
+
+    def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Staff status opens the admin; uploading into a collection needs the same right as
+        # everywhere else (document admin who reads the collection).
+        self.fields["collection"].queryset = collection_list_uploadable(user=user)  # type: ignore[attr-defined]
 
 
 @admin.register(Document)
@@ -65,13 +74,17 @@ class DocumentAdmin(admin.ModelAdmin):
         ]
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        form = DocumentsUploadForm(request.POST or None, request.FILES or None)
+        form = DocumentsUploadForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
-            batch = documents_upload(
-                collection=form.cleaned_data["collection"],
-                uploaded_files=form.cleaned_data["uploads"],
-                user=request.user,  # type: ignore[arg-type]
-            )
+            try:
+                batch = documents_upload(
+                    collection=form.cleaned_data["collection"],
+                    uploaded_files=form.cleaned_data["uploads"],
+                    user=request.user,  # type: ignore[arg-type]
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+                return redirect("admin:ingestion_document_changelist")
             for reason in batch.refused:
                 messages.error(request, reason)
             for duplicate in batch.duplicates:
@@ -85,6 +98,27 @@ class DocumentAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return render(request, "admin/ingestion/document/upload.html", context)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "collection":
+            kwargs["queryset"] = collection_list_uploadable(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
+        # A new collection moves the chunks too (their copy of the collection is what search
+        # filters on); the move service does both in one transaction.
+        if change and "collection" in form.changed_data:
+            new_collection = obj.collection
+            other_changes = [name for name in form.changed_data if name != "collection"]
+            if other_changes:
+                obj.collection_id = form.initial["collection"]
+                obj.save(update_fields=other_changes)
+            try:
+                document_move(document=obj, collection=new_collection)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            return
+        super().save_model(request, obj, form, change)
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         document_delete(document=obj)

@@ -106,13 +106,12 @@ def llm_provider_for_tier(
     if kind is LLMProviderName.EXTRACTIVE:
         return llm_provider_build("extractive", embedder=embedder)
     if kind is LLMProviderName.OPENAI_COMPATIBLE:
-        import os
-
+        from providers.llm.keys import api_key_from_env
         from providers.llm.openai_compatible import OpenAICompatibleProvider
 
         return OpenAICompatibleProvider(
             base_url=base_url or settings.OPENAI_BASE_URL, model_id=model,
-            api_key=os.environ.get(api_key_env, "") if api_key_env else settings.OPENAI_API_KEY,
+            api_key=api_key_from_env(api_key_env) if api_key_env else settings.OPENAI_API_KEY,
             timeout_s=settings.OPENAI_TIMEOUT_SECONDS, external=external,
         )  # fmt: skip
     from providers.llm.llama_cpp import LlamaCppProvider

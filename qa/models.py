@@ -3,10 +3,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
 from core.models import TimeStampedModel
+from providers.llm.keys import api_key_env_problem
 
 
 class Conversation(TimeStampedModel):
@@ -273,6 +275,12 @@ class ModelTier(TimeStampedModel):
 
     class Meta:
         ordering = ["rank", "name"]
+
+    def clean(self) -> None:
+        # The key is sent as a bearer token to base_url: only variables under the key prefix.
+        problem = api_key_env_problem(self.api_key_env)
+        if problem:
+            raise ValidationError({"api_key_env": problem})
 
     def __str__(self) -> str:
         return f"{self.name} ({self.model})"

@@ -344,9 +344,15 @@ QA_VERIFY_MIN_COVERAGE = env_float("QA_VERIFY_MIN_COVERAGE", 0.5)
 # network can be declared internal; restricted collections only ever use internal tiers).
 OPENAI_EXTERNAL = env_bool("OPENAI_EXTERNAL", True)
 # More tiers as JSON: [{"name": "small", "rank": 1, "provider": "openai_compatible", "model": "...",
-# "base_url": "...", "api_key_env": "SMALL_API_KEY", "external": true}, ...]. The admin's
+# "base_url": "...", "api_key_env": "VERITY_LLM_KEY_SMALL", "external": true}, ...]. The admin's
 # "Model tiers" rows, once any exist, replace this list.
 LLM_TIERS = json.loads(os.environ.get("LLM_TIERS", "[]") or "[]")
+# A tier's "api_key_env" may only name a variable with this prefix: the key is sent to the tier's
+# URL, so naming SECRET_KEY or DATABASE_URL would send those (issue #10). Not configurable by env.
+LLM_API_KEY_ENV_PREFIX = "VERITY_LLM_KEY_"
+# Whether QA_JUDGE_URL is outside this machine. Restricted collections' passages are only ever
+# sent to an internal judge; with an external one they are verified by the built-in verifier.
+QA_JUDGE_EXTERNAL = env_bool("QA_JUDGE_EXTERNAL", True)
 # Semantic cache: a hit needs at least this similarity (and the near-miss guard).
 QA_CACHE_ENABLED = env_bool("QA_CACHE_ENABLED", True)
 QA_CACHE_MIN_SIMILARITY = env_float("QA_CACHE_MIN_SIMILARITY", 0.84)

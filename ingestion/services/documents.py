@@ -17,6 +17,7 @@ from core.errors import ApplicationError
 from core.realtime import broadcast_on_commit
 from ingestion.models import Collection, Document, DocumentStatus
 from ingestion.parsers import UnsupportedFileType, file_format_of
+from ingestion.selectors.collections import collection_list_uploadable
 from ingestion.signals import document_changed
 
 
@@ -174,6 +175,35 @@ def document_delete(*, document: Document) -> None:
 
 
 @transaction.atomic
+def document_move(*, document: Document, collection: Collection) -> Document:
+    """Move a document and its chunks to another collection in one transaction.
+
+    ``Chunk.collection`` is a copy of the document's collection (the access filter runs on the
+    chunk table alone), so changing only the document would leave its passages readable by the
+    old collection's readers and hidden from the new ones. Stored answers citing the document
+    are forgotten after commit (the ``document_changed`` signal): they were checked against the
+    old collection's readers."""
+    from ingestion.models import Chunk
+
+    locked = Document.objects.select_for_update().get(pk=document.pk)
+    old_collection_id = locked.collection_id
+    if old_collection_id == collection.pk:
+        return locked
+    if Document.objects.filter(collection=collection, content_hash=locked.content_hash).exists():
+        raise ApplicationError(f"{collection.name} already holds a document with the same content.")
+    locked.collection = collection
+    locked.save(update_fields=["collection", "updated_at"])
+    Chunk.objects.filter(document_id=locked.pk).update(collection=collection)
+    document_id = locked.pk
+    transaction.on_commit(
+        lambda: document_changed.send(
+            sender=Document, document_id=document_id, collection_id=old_collection_id, reason="moved"
+        )
+    )
+    return locked
+
+
+@transaction.atomic
 def collection_ensure(*, name: str, slug: str, description: str = "") -> Collection:
     collection, _ = Collection.objects.get_or_create(slug=slug, defaults={"name": name, "description": description})
     return collection
@@ -199,7 +229,10 @@ def documents_upload(
     *, collection: Collection, uploaded_files: list[UploadedFile], user: User | None
 ) -> UploadBatchResult:
     """Several files into one collection (documents page, admin): each file on its own, so one
-    bad file refuses only itself."""
+    bad file refuses only itself. A signed-in uploader must be allowed to upload into the
+    collection (the admin's form once offered every collection to any staff user)."""
+    if user is not None and not collection_list_uploadable(user=user).filter(pk=collection.pk).exists():
+        raise ApplicationError(f"You may not upload documents into {collection.name}.")
     result = UploadBatchResult(documents=[], created=0, refused=[], duplicates=[])
     for uploaded in uploaded_files:
         try:

@@ -62,7 +62,13 @@ from qa.services.reuse import reusable_record_hit
 from qa.services.review import review_item_open
 from qa.services.routing import EXTRACTIVE, TierSpec, question_features, route_choose, tiers_configured
 from qa.services.validation import question_validate
-from qa.services.verification import Verification, Verifier, answer_verify, verifier_default
+from qa.services.verification import (
+    Verification,
+    Verifier,
+    answer_verify,
+    verifier_default,
+    verifier_for_classification,
+)
 
 logger = logging.getLogger(__name__)
 Emit = Callable[[str, dict[str, Any]], None]
@@ -343,7 +349,9 @@ def answer_run(
             "qa.status",
             {"stage": "generating", "message": "Writing the answer… (a draft until it is checked against the sources)"},
         )
-    verifier = verifier or verifier_default(embedder=embedder)
+    verifier = verifier_for_classification(
+        verifier=verifier or verifier_default(embedder=embedder), restricted=policy.restricted
+    )
 
     first_token: list[float] = []
 

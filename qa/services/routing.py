@@ -9,13 +9,17 @@ chosen tier falls back only to cheaper tiers."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
+from providers.llm.keys import api_key_env_problem
 from qa.models import ModelTier, RoutingPolicy, TierProvider
+
+logger = logging.getLogger(__name__)
 
 _EXPLANATION = re.compile(
     r"^\s*(?:why|explain|describe|compare)\b|\bwhy\b|\bhow does\b|\bhow do(?:es)? .+ work\b|"
@@ -59,7 +63,7 @@ def tiers_from_settings() -> list[TierSpec]:
                 TierProvider.OPENAI_COMPATIBLE,
                 settings.OPENAI_MODEL,
                 settings.OPENAI_BASE_URL,
-                "OPENAI_API_KEY",
+                "",  # no variable named: the provider uses settings.OPENAI_API_KEY
                 external=settings.OPENAI_EXTERNAL,
             )  # fmt: skip
         )
@@ -74,6 +78,13 @@ def tiers_configured() -> list[TierSpec]:
             by_name.pop(r.name, None)
             continue
         by_name[r.name] = TierSpec(r.name, r.rank, r.provider, r.model, r.base_url, r.api_key_env, r.external)
+    for name, tier in list(by_name.items()):
+        problem = api_key_env_problem(tier.api_key_env)
+        if problem:
+            # Never read (let alone send) a variable outside the key prefix; the tier is unusable
+            # until an admin fixes it, and the router falls back to the tiers below it.
+            logger.error("routing.tier_refused tier=%s reason=%s", name, problem)
+            by_name.pop(name)
     tiers = sorted(by_name.values(), key=lambda t: t.rank)
     if not any(t.provider == TierProvider.EXTRACTIVE for t in tiers):
         tiers.insert(0, EXTRACTIVE)  # the floor every degradation relies on

@@ -183,8 +183,12 @@ class JudgeVerifier:
 
     name = "judge-v1"
 
-    def __init__(self, *, url: str, model: str, api_key: str, fallback: Verifier, timeout: float = 20.0) -> None:
+    def __init__(
+        self, *, url: str, model: str, api_key: str, fallback: Verifier, timeout: float = 20.0, external: bool = True
+    ) -> None:
         self.url, self.model, self.api_key, self.fallback, self.timeout = url, model, api_key, fallback, timeout
+        # Text sent to the judge leaves this machine (QA_JUDGE_EXTERNAL): restricted passages never go.
+        self.external = external
 
     def support(self, *, claims: list[str], passages: list[ContextPassage]) -> list[list[PassageSupport]]:
         listing = "\n".join(f"[{p.n}] {p.text}" for p in passages)
@@ -218,9 +222,18 @@ def verifier_default(*, embedder: EmbeddingProvider) -> Verifier:
     if settings.QA_VERIFIER == "judge" and settings.QA_JUDGE_URL:
         return JudgeVerifier(
             url=settings.QA_JUDGE_URL, model=settings.QA_JUDGE_MODEL, api_key=settings.QA_JUDGE_API_KEY,
-            fallback=evidence,
+            fallback=evidence, external=settings.QA_JUDGE_EXTERNAL,
         )  # fmt: skip
     return evidence
+
+
+def verifier_for_classification(*, verifier: Verifier, restricted: bool) -> Verifier:
+    """The verifier allowed to see this answer's passages: an external judge never receives a
+    restricted collection's text (the same rule the router applies to answering models); its
+    on-machine fallback checks those answers instead."""
+    if restricted and isinstance(verifier, JudgeVerifier) and verifier.external:
+        return verifier.fallback
+    return verifier
 
 
 @dataclass
