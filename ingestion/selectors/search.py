@@ -2,7 +2,8 @@
 websearch_to_tsquery), fused by reciprocal rank fusion.
 
 Access control is applied inside each SQL query (``collection_id = ANY(readable)``), never by
-dropping rows in Python afterwards. Because HNSW filters *after* its index scan (pgvector 0.6
+dropping rows in Python afterwards, whatever share of the index the user reads; hydration
+re-checks it (a second line of defence against a leg that loses its filter). Because HNSW filters *after* its index scan (pgvector 0.6
 has no iterative scans), a selective filter would return fewer than k rows; so the vector leg
 scans exactly when the readable set is small, widens ``hnsw.ef_search`` in proportion to the
 readable share otherwise, and falls back to an exact scan if HNSW still returns too few.
@@ -86,21 +87,18 @@ def _vector_exact(cursor: object, vector: str, ids: list[int], limit: int) -> li
     return _leg_rows(cursor)
 
 
-def _vector_hnsw(cursor: object, vector: str, ids: list[int] | None, limit: int, ef_search: int) -> list[LegRow]:
+def _vector_hnsw(cursor: object, vector: str, ids: list[int], limit: int, ef_search: int) -> list[LegRow]:
+    # The collection filter is in this query whatever share of the index the user reads: a
+    # reader of 99.9% of the chunks must still never get the other 0.1% (a small restricted
+    # collection beside a large public one). With a filter that matches nearly every row, the
+    # planner still takes the HNSW index and filters its candidates.
     cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")  # type: ignore[attr-defined]
-    if ids is None:
-        cursor.execute(  # type: ignore[attr-defined]
-            "SELECT id, document_id, embedding <=> %s::vector AS distance FROM ingestion_chunk "
-            "ORDER BY embedding <=> %s::vector LIMIT %s",
-            [vector, vector, limit],
-        )
-    else:
-        cursor.execute(  # type: ignore[attr-defined]
-            "SELECT id, document_id, embedding <=> %s::vector AS distance FROM ingestion_chunk "
-            "WHERE collection_id = ANY(%s) "
-            "ORDER BY embedding <=> %s::vector LIMIT %s",
-            [vector, ids, vector, limit],
-        )
+    cursor.execute(  # type: ignore[attr-defined]
+        "SELECT id, document_id, embedding <=> %s::vector AS distance FROM ingestion_chunk "
+        "WHERE collection_id = ANY(%s) "
+        "ORDER BY embedding <=> %s::vector LIMIT %s",
+        [vector, ids, vector, limit],
+    )
     return _leg_rows(cursor)
 
 
@@ -117,11 +115,10 @@ def chunk_ids_by_vector(
             trace.vector_strategy = "exact"
             return _vector_exact(cursor, vector, collection_ids, limit)
         share = trace.readable_chunks / max(1, trace.total_chunks)
-        everything = share >= 0.999
         ef_search = min(1000, max(settings.RETRIEVAL_HNSW_EF_SEARCH, int(limit / max(share, 1e-6) * 2)))
         trace.ef_search = ef_search
-        rows = _vector_hnsw(cursor, vector, None if everything else collection_ids, limit, ef_search)
-        trace.vector_strategy = "hnsw" if everything else "hnsw-filtered"
+        rows = _vector_hnsw(cursor, vector, collection_ids, limit, ef_search)
+        trace.vector_strategy = "hnsw-filtered"
         if len(rows) < min(limit, trace.readable_chunks):
             trace.vector_strategy += "+exact-fallback"
             return _vector_exact(cursor, vector, collection_ids, limit)
@@ -236,14 +233,17 @@ def _cap_per_document(
     return (kept + overflow)[:k]
 
 
-def _hydrate(ids: list[int]) -> dict[int, tuple]:
-    if not ids:
+def _hydrate(ids: list[int], *, collection_ids: list[int]) -> dict[int, tuple]:
+    """The rows of these chunks, re-checked against the readable collections: a second line of
+    defence, so that an id a leg returned without its filter is dropped here, not shown."""
+    if not ids or not collection_ids:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.id, c.document_id, c.collection_id, d.title, d.source_name, c.heading_path, c.page, c.text "
-            "FROM ingestion_chunk c JOIN ingestion_document d ON d.id = c.document_id WHERE c.id = ANY(%s)",
-            [ids],
+            "FROM ingestion_chunk c JOIN ingestion_document d ON d.id = c.document_id "
+            "WHERE c.id = ANY(%s) AND c.collection_id = ANY(%s) AND d.collection_id = ANY(%s)",
+            [ids, collection_ids, collection_ids],
         )
         return {int(row[0]): row for row in cursor.fetchall()}
 
@@ -302,11 +302,11 @@ def chunk_search(
         weights=[1.0, settings.RETRIEVAL_FULLTEXT_WEIGHT],
     )
     fused = _cap_per_document(fused, documents=documents, k=k, cap=settings.RETRIEVAL_MAX_CHUNKS_PER_DOCUMENT)
-    rows = _hydrate([cid for cid, _ in fused])
+    rows = _hydrate([cid for cid, _ in fused], collection_ids=readable)
     results = []
     for chunk_id, score in fused:
         row = rows.get(chunk_id)
-        if row is None:  # deleted between the legs and here
+        if row is None:  # deleted between the legs and here, or not readable
             continue
         v_rank, v_dist = vector_info.get(chunk_id, (None, None))
         t_rank, t_score = text_info.get(chunk_id, (None, None))

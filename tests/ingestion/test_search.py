@@ -136,3 +136,83 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]], k=60)
     assert [cid for cid, _ in fused][:2] == [1, 3]
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+def _bulk_chunks_near(collection, n: int, vector: list[float], *, marker: str, seed: int) -> Document:
+    """``n`` chunks of one document whose vectors are all close to ``vector`` (so that an
+    unfiltered nearest-neighbour query would put them first)."""
+    rng = random.Random(seed)
+    document = Document.objects.create(
+        collection=collection, title=f"{marker} title", source_name=f"{marker}.txt", content_hash=f"{seed:064d}",
+        status=DocumentStatus.READY, is_current=True, chunk_count=n,
+    )  # fmt: skip
+    Chunk.objects.bulk_create(
+        [
+            Chunk(
+                document=document,
+                collection=collection,
+                ordinal=i,
+                text=f"{marker} salary band {i}",
+                embedding=[x + rng.gauss(0, 0.01) for x in vector],
+            )  # fmt: skip
+            for i in range(n)
+        ]
+    )
+    return document
+
+
+def test_a_reader_of_nearly_everything_never_gets_the_restricted_collection(settings) -> None:
+    """The shape of the finding: a large collection everybody reads and a small HR collection.
+    A reader of the large one alone reads over 99.9% of all chunks; the vector query used to
+    drop its collection filter then, and HR chunks (nearest to the question) came back."""
+    settings.RETRIEVAL_EXACT_SCAN_MAX_ROWS = 100  # take the HNSW path without 50,000 real chunks
+    settings.RETRIEVAL_HNSW_EF_SEARCH = 40
+    company = collection_create(name="Company", groups=("everyone", "hr"))
+    hr = collection_create(name="HR", groups=("hr",))
+    _bulk_chunks(company, 5000, seed=3)
+    question_vector = FixedEmbeddings().embed_query("what is the salary band of the CEO")
+    _bulk_chunks_near(hr, 4, question_vector, marker="hrsecret", seed=4)  # 5000 / 5004 > 99.9%
+    employee = user_create(username="employee", groups=("everyone",))
+    hr_officer = user_create(username="hr-officer", groups=("hr",))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE ingestion_chunk")
+    for mode in (SearchMode.VECTOR, SearchMode.HYBRID):
+        trace = SearchTrace()
+        results = chunk_search(
+            question="what is the salary band of the CEO", user=employee, k=10, mode=mode,
+            embedder=FixedEmbeddings(), trace=trace,
+        )  # fmt: skip
+        assert trace.vector_strategy.startswith("hnsw"), trace
+        assert len(results) == 10
+        assert {r.collection_id for r in results} == {company.pk}
+        assert not any("hrsecret" in r.text or "hrsecret" in r.title for r in results)
+    # The filter that matches nearly everything keeps the HNSW index (no exact scan of 5,000 rows).
+    with CaptureQueriesContext(connection) as queries:
+        chunk_search(question="salary", user=employee, k=10, mode=SearchMode.VECTOR, embedder=FixedEmbeddings())
+    leg = next(q["sql"] for q in queries.captured_queries if "ORDER BY embedding" in q["sql"])
+    assert "collection_id = ANY" in leg
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + leg)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "chunk_embedding_hnsw" in plan, plan
+    # The HR officer reads both and gets the HR passages first: the test's vectors do point there.
+    results = chunk_search(
+        question="what is the salary band of the CEO", user=hr_officer, k=4, mode=SearchMode.VECTOR,
+        embedder=FixedEmbeddings(),
+    )  # fmt: skip
+    assert {r.collection_id for r in results} == {hr.pk}
+
+
+def test_hydration_drops_chunks_outside_the_readable_collections() -> None:
+    """The second line of defence: ids that reach hydration from a leg that lost its filter
+    are dropped unless their collection is readable."""
+    from ingestion.selectors.search import _hydrate
+
+    a = collection_create(name="A only", groups=("group-a",))
+    b = collection_create(name="B only", groups=("group-b",))
+    _ingest(a, ALPHA, "alpha.md")
+    _ingest(b, BETA, "beta.md")
+    ids = list(Chunk.objects.values_list("pk", flat=True))
+    rows = _hydrate(ids, collection_ids=[a.pk])
+    assert rows and {int(row[2]) for row in rows.values()} == {a.pk}
+    assert _hydrate(ids, collection_ids=[]) == {}
