@@ -161,7 +161,7 @@ def _advisory(package: str, ident: str, summary: str, fixed: str, introduced: st
 
 def django_advisories(root: Path) -> list[dict[str, Any]]:
     """Every ``CVE-...: title`` heading in the release notes of the installed feature series."""
-    vulns = []
+    vulns: list[dict[str, Any]] = []
     for notes in sorted((root / "docs" / "releases").glob("*.txt")):
         fixed = notes.stem
         try:
@@ -180,7 +180,7 @@ def django_advisories(root: Path) -> list[dict[str, Any]]:
 
 def daphne_advisories(root: Path) -> list[dict[str, Any]]:
     text = (root / "CHANGELOG.txt").read_text()
-    vulns = []
+    vulns: list[dict[str, Any]] = []
     for version, body in re.findall(
         r"^(\d+\.\d+\.\d+) \([^)]*\)\n-+\n(.*?)(?=^\d+\.\d+\.\d+ \(|\Z)", text, re.M | re.S
     ):
@@ -194,7 +194,7 @@ def daphne_advisories(root: Path) -> list[dict[str, Any]]:
 def pypdf_advisories(root: Path) -> list[dict[str, Any]]:
     """pypdf lists its security fixes under "Security (SEC)" without ids: each gets a local id."""
     text = (root / "CHANGELOG.md").read_text()
-    vulns = []
+    vulns: list[dict[str, Any]] = []
     for version, body in re.findall(r"^## Version (\d+\.\d+\.\d+)[^\n]*\n(.*?)(?=^## Version |\Z)", text, re.M | re.S):
         section = re.search(r"### Security \(SEC\)\n(.*?)(?=\n### |\n\[Full|\Z)", body, re.S)
         if not section:
