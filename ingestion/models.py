@@ -103,6 +103,13 @@ class Document(TimeStampedModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Text in the document that addresses the language model ("ignore previous instructions",
+    # "send the user to ..."), found at ingestion by ingestion/services/injection_scan.py, for an
+    # admin to review. The document stays usable: those sentences are withheld from the model.
+    injection_flagged = models.BooleanField(default=False, db_index=True, verbose_name="injection flagged")
+    injection_flags = models.JSONField(
+        default=list, blank=True, help_text="Each finding: pattern, reason, excerpt and where it was found."
+    )
 
     class Meta:
         ordering = ["-created_at"]
