@@ -23,10 +23,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SECRET_KEY = env_str("SECRET_KEY", "verity-local-development-key-not-for-production")
-DEBUG = env_bool("VERITY_DEBUG", True)
+# Safe defaults: no key in the code (anyone who read it could forge sessions and password-reset
+# links) and DEBUG off (its error pages show settings and source). config.settings.local opts in
+# to DEBUG and a random key kept under VERITY_DATA_DIR; production requires SECRET_KEY.
+SECRET_KEY = env_str("SECRET_KEY", "")
+DEBUG = env_bool("VERITY_DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# X-Forwarded-Proto decides whether a request counts as HTTPS (secure cookies, redirects, CSRF
+# referer checks). Any client can send that header, so it is trusted only when a proxy in front
+# sets it and strips the client's copy: say so with VERITY_BEHIND_PROXY=true.
+VERITY_BEHIND_PROXY = env_bool("VERITY_BEHIND_PROXY", False)
+if VERITY_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --------------------------------------------------------------------------- servers
 # With DATABASE_URL / REDIS_URL unset, embedded servers are started (or reused) under
