@@ -62,13 +62,13 @@ def main() -> None:
     args = parser.parse_args()
     django_setup()
     from django.conf import settings
-    from rest_framework.authtoken.models import Token
 
+    from core.services.api_tokens import api_token_create
     from qa.models import ReusableAnswer
 
     print(f"machine: {machine()}")
     user = bench_user("bench-asker", PASSWORD)
-    token, _ = Token.objects.get_or_create(user=user)
+    token = api_token_create(user=user).token
     ReusableAnswer.objects.filter(origin="cached").delete()
     items = [json.loads(line) for line in EVAL_SET.read_text().splitlines() if line.strip()]
     questions = [i["question"] for i in items if i["type"] not in ("unanswerable", "high_stakes")]
@@ -86,11 +86,11 @@ def main() -> None:
         wait_http(f"{base}/healthz")
         time.sleep(8)  # the worker loads the embedding model at start
         cookie = login(base)
-        ask_api(base, token.key, "warm up: what is a list comprehension?")
+        ask_api(base, token, "warm up: what is a list comprehension?")
         ask_over_websocket(base, cookie, "warm up: what is a generator expression?")
         floor = []
         for _ in range(40):
-            request = urllib.request.Request(f"{base}/api/me/", headers={"Authorization": f"Token {token.key}"})
+            request = urllib.request.Request(f"{base}/api/me/", headers={"Authorization": f"Token {token}"})
             started = time.perf_counter()
             with urllib.request.urlopen(request, timeout=30) as response:
                 response.read()
@@ -98,14 +98,14 @@ def main() -> None:
         misses, api_hits, ws_hits = [], [], []
         cached = 0
         for question in dict.fromkeys(questions):
-            ms, body = ask_api(base, token.key, question)
+            ms, body = ask_api(base, token, question)
             if not body["cache_hit"]:
                 misses.append(ms)
             cached += ReusableAnswer.objects.filter(origin="cached", source_answer_id=body["id"]).exists()
         print(f"{len(misses)} first asks (misses, baseline) over the API; {cached} verified answers were cached")
         reworded = [reword(q) for q in dict.fromkeys(questions)]
         for question in reworded:
-            ms, body = ask_api(base, token.key, question)
+            ms, body = ask_api(base, token, question)
             if body["cache_hit"]:
                 api_hits.append(ms)
         # Other wording again for the websocket: strings this web process has not embedded yet

@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from knox.auth import TokenAuthentication
+from rest_framework import serializers, status
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,6 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import ApplicationError
 from core.selectors.roles import user_roles
+from core.services.api_tokens import api_token_create, api_token_revoke, api_tokens_revoke_all
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -42,3 +45,45 @@ class MeApi(APIView):
             "is_document_admin": roles.is_document_admin,
         }
         return Response(self.OutputSerializer(data).data)
+
+
+class ApiTokenCreateApi(APIView):
+    """A new API token, shown once, expiring after VERITY_API_TOKEN_TTL_DAYS.
+
+    Authenticated with the password (HTTP Basic) or a browser session, never with a token: a
+    token that could mint its successor would never expire."""
+
+    authentication_classes = [BasicAuthentication, SessionAuthentication]
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ApiToken"
+
+        token = serializers.CharField(help_text="send as 'Authorization: Token <token>'; shown only this once")
+        expiry = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema(request=None, responses={201: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        issued = api_token_create(user=request.user)
+        data = {"token": issued.token, "expiry": issued.expiry}
+        return Response(self.OutputSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+class ApiTokenRevokeApi(APIView):
+    """Revoke the token this request is authenticated with."""
+
+    authentication_classes = [TokenAuthentication]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        api_token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenRevokeAllApi(APIView):
+    """Revoke every token of the caller (a token or a session)."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        api_tokens_revoke_all(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from core.roles import DOCUMENT_ADMINS, REVIEWERS
+from core.services.api_tokens import api_token_create
 from core.services.bootstrap import bootstrap_run
 from ingestion.models import Document
 from tests.factories import PASSWORD, user_create
@@ -52,8 +52,8 @@ def test_wrong_password_is_refused(client: Client) -> None:
 def test_api_needs_authentication_and_accepts_session_and_token(client: Client) -> None:
     assert client.get("/api/me/").status_code == 401
     user = user_create(username="api-user", groups=(REVIEWERS,))
-    token = Token.objects.create(user=user)
-    by_token = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = api_token_create(user=user).token
+    by_token = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Token {token}")
     assert by_token.status_code == 200
     assert by_token.json() == {
         "username": "api-user",
