@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.params import AsciiIntegerField, id_param
 from ingestion.models import Collection, Document
 from ingestion.selectors.collections import collection_list_uploadable, document_get_readable, document_list_readable
 from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search
@@ -73,12 +74,11 @@ class DocumentUploadApi(APIView):
 
 def _uploadable_collection(request: Request, ref: str) -> Collection:
     allowed = collection_list_uploadable(user=request.user)
-    lookup = {"pk": int(ref)} if ref.isdigit() else {}
-    collection = (
-        allowed.filter(**lookup).first()
-        if lookup
-        else (allowed.filter(slug=ref).first() or allowed.filter(name=ref).first())
-    )
+    if ref.lstrip("+-").isdigit():
+        # Meant as an id (in any script's digits): it must be a valid one, else 400 with a message.
+        collection = allowed.filter(pk=id_param(ref, name="collection")).first()
+    else:
+        collection = allowed.filter(slug=ref).first() or allowed.filter(name=ref).first()
     if collection is None:
         raise PermissionDenied("you cannot add documents to that collection (or it does not exist)")
     return collection
@@ -118,7 +118,7 @@ class ChunkSearchApi(APIView):
             ref_name = "ChunkSearchInput"
 
         q = serializers.CharField(max_length=4000)
-        k = serializers.IntegerField(min_value=1, max_value=50, default=8)
+        k = AsciiIntegerField(min_value=1, max_value=50, default=8)
         mode = serializers.ChoiceField(choices=[m.value for m in SearchMode], default=SearchMode.HYBRID.value)
 
     class OutputSerializer(serializers.Serializer):

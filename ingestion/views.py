@@ -6,10 +6,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import UserPassesTestMixin
 from django.contrib.auth.models import User
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
+from core.errors import ApplicationError
+from core.params import int_param
 from core.selectors.roles import user_roles
 from ingestion.models import Document
 from ingestion.selectors.collections import collection_list_uploadable, document_get_readable, document_list_readable
@@ -80,9 +82,9 @@ class RetrievalTesterView(UserPassesTestMixin, View):
         mode = request.GET.get("mode", SearchMode.HYBRID.value)
         mode = mode if mode in {m.value for m in SearchMode} else SearchMode.HYBRID.value
         try:
-            k = max(1, min(50, int(request.GET.get("k", "10"))))
-        except ValueError:
-            k = 10
+            k = int_param(request.GET.get("k"), name="k", default=10, minimum=1, maximum=50)
+        except ApplicationError as exc:
+            return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
         trace = SearchTrace()
         results = (
             chunk_search(question=query, user=request.user, k=k, mode=SearchMode(mode), trace=trace) if query else []
@@ -115,8 +117,11 @@ class DocumentFileView(View):
             "text": "text/plain; charset=utf-8",
         }.get(document.file_format, "application/octet-stream")
         # HTML is served as text: an uploaded page must never run script on Verity's origin.
-        response = FileResponse(document.file.open("rb"), content_type=content_type)
-        response["Content-Disposition"] = f'inline; filename="{document.source_name.rsplit("/", 1)[-1]}"'
+        # Django builds Content-Disposition from the uploader-chosen name: quotes escaped, anything
+        # else (newlines, non-ASCII) percent-encoded as filename*, so the name cannot break the header.
+        response = FileResponse(
+            document.file.open("rb"), content_type=content_type, filename=document.source_name.rsplit("/", 1)[-1]
+        )
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "sandbox"
         return response

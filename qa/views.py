@@ -7,12 +7,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import UserPassesTestMixin
 from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views import View
 
 from core.errors import ApplicationError
+from core.params import id_param, int_param
 from core.selectors.roles import user_roles
 from ingestion.selectors.collections import collection_list_readable, document_chunks_readable, document_get_readable
 from qa.models import Conversation, FeedbackReason, ReviewReason, ReviewState
@@ -169,11 +171,12 @@ class TriageView(ReviewerRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
             feedback_triage(
-                feedback_id=int(request.POST.get("feedback_id", "0") or 0), reviewer=cast(User, request.user),
+                feedback_id=id_param(request.POST.get("feedback_id"), name="feedback_id"),
+                reviewer=cast(User, request.user),
                 state=request.POST.get("state", ""), note=request.POST.get("note", ""),
             )  # fmt: skip
-        except (ApplicationError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", str(exc)))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
         return redirect("qa:triage")
 
 
@@ -182,7 +185,7 @@ class CuratedExportView(ReviewerRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         response = HttpResponse(curated_export_jsonl(), content_type="application/x-ndjson")
-        response["Content-Disposition"] = 'attachment; filename="verity-curated-cases.jsonl"'
+        response["Content-Disposition"] = content_disposition_header(True, "verity-curated-cases.jsonl")
         return response
 
 
@@ -220,7 +223,10 @@ class UsageView(UserPassesTestMixin, View):
         from qa.models import BudgetAlert
         from qa.selectors_usage import cost_per_day, cost_per_model, cost_per_user, usage_observed
 
-        days = max(1, min(365, int(request.GET.get("days", "30") or 30)))
+        try:
+            days = int_param(request.GET.get("days"), name="days", default=30, minimum=1, maximum=365)
+        except ApplicationError as exc:
+            return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
         since = timezone.now() - timedelta(days=days)
         return render(
             request, "qa/usage.html",
