@@ -19,7 +19,8 @@ import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PASSAGE = re.compile(r"^\[(\d+)\] [^\n]*\n(.+?)(?=\n\n\[\d+\] |\n\nQuestion: )", re.S | re.M)
+# The passages as qa/services/prompt.py frames them: <passage id="n" ...>text</passage>.
+PASSAGE = re.compile(r'^<passage id="(\d+)"[^>\n]*>\n(.+?)\n</passage>$', re.S | re.M)
 
 
 def _negate(sentence: str) -> str | None:

@@ -59,7 +59,7 @@ class DocumentAdmin(admin.ModelAdmin):
     list_filter = ("status", "collection", "file_format")
     search_fields = ("title", "source_name", "content_hash")
     readonly_fields = (
-        "content_hash", "size_bytes", "status", "progress", "error", "uploaded_by", "file_format", "is_current",
+        "content_hash", "size_bytes", "status", "progress", "error", "error_detail", "uploaded_by", "file_format", "is_current",
         "replaces", "version", "page_count", "char_count", "chunk_count", "attempts", "started_at", "finished_at",
     )  # fmt: skip
     change_list_template = "admin/ingestion/document/change_list.html"

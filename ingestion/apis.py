@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.params import AsciiIntegerField, id_param
+from core.selectors.roles import user_roles
 from ingestion.models import Collection, Document
 from ingestion.selectors.collections import collection_list_uploadable, document_get_readable, document_list_readable
 from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search
@@ -22,13 +23,23 @@ from ingestion.services.documents import document_delete, document_upload
 class DocumentOutputSerializer(serializers.ModelSerializer):
     collection = serializers.CharField(source="collection.name")
     status_url = serializers.SerializerMethodField()
+    error_detail = serializers.SerializerMethodField(
+        help_text="technical details of a failure; empty unless the caller is staff or a document admin"
+    )
 
     class Meta:
         model = Document
         fields = [
-            "id", "title", "source_name", "collection", "status", "progress", "error", "file_format",
-            "version", "page_count", "chunk_count", "size_bytes", "created_at", "finished_at", "status_url",
+            "id", "title", "source_name", "collection", "status", "progress", "error", "error_detail",
+            "file_format", "version", "page_count", "chunk_count", "size_bytes", "created_at", "finished_at",
+            "status_url",
         ]  # fmt: skip
+
+    def get_error_detail(self, obj: Document) -> str:
+        # Exception text can name paths, hosts and library internals: not for every reader.
+        request = self.context.get("request")
+        roles = user_roles(user=request.user) if request is not None else None
+        return obj.error_detail if roles is not None and (roles.is_staff or roles.is_document_admin) else ""
 
     def get_status_url(self, obj: Document) -> str:
         return reverse("api-document-detail", args=[obj.pk])
@@ -88,7 +99,7 @@ class DocumentListApi(APIView):
     @extend_schema(responses=DocumentOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         documents = document_list_readable(user=request.user)[:1000]
-        return Response(DocumentOutputSerializer(documents, many=True).data)
+        return Response(DocumentOutputSerializer(documents, many=True, context={"request": request}).data)
 
 
 class DocumentDetailApi(APIView):
@@ -97,7 +108,7 @@ class DocumentDetailApi(APIView):
         document = document_get_readable(user=request.user, document_id=document_id)
         if document is None:
             raise NotFound("no such document")
-        return Response(DocumentOutputSerializer(document).data)
+        return Response(DocumentOutputSerializer(document, context={"request": request}).data)
 
 
 class DocumentDeleteApi(APIView):

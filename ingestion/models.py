@@ -87,7 +87,11 @@ class Document(TimeStampedModel):
     size_bytes = models.BigIntegerField(default=0)
     status = models.CharField(max_length=20, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
+    # Why processing failed, in words for every reader of the collection ("this PDF is encrypted
+    # with a password"); exception text and tracebacks go to error_detail, which only staff and
+    # document admins see (it can name paths, hosts and library internals).
     error = models.TextField(blank=True)
+    error_detail = models.TextField(blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

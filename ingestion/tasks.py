@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from ingestion.services.documents import document_fail
+from ingestion.services.documents import FAILURE_UNAVAILABLE, FAILURE_UNEXPECTED, document_fail, failure_detail
 from ingestion.services.pipeline import document_process
 
 logger = logging.getLogger(__name__)
@@ -39,13 +39,17 @@ def process_document(self, document_id: int) -> dict[str, object]:  # type: igno
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= MAX_RETRIES:
             logger.exception("ingestion.retries_exhausted document_id=%s", document_id)
-            document_fail(document_id=document_id, reason=f"failed after {MAX_RETRIES + 1} attempts: {exc}")
+            document_fail(
+                document_id=document_id,
+                reason=FAILURE_UNAVAILABLE,
+                detail=f"failed after {MAX_RETRIES + 1} attempts\n{failure_detail(exc)}",
+            )
             return {"document_id": document_id, "status": "failed"}
         countdown = 2 ** (self.request.retries + 1)
         logger.warning("ingestion.retry document_id=%s in=%ss error=%s", document_id, countdown, exc)
         raise self.retry(exc=exc, countdown=countdown) from exc
     except Exception as exc:  # noqa: BLE001 - a bug must still leave a visible reason
         logger.exception("ingestion.unexpected_error document_id=%s", document_id)
-        document_fail(document_id=document_id, reason=f"unexpected error: {type(exc).__name__}: {exc}")
+        document_fail(document_id=document_id, reason=FAILURE_UNEXPECTED, detail=failure_detail(exc))
         return {"document_id": document_id, "status": "failed"}
     return {"document_id": result.document_id, "status": result.status, "chunks": result.chunk_count}

@@ -10,6 +10,7 @@ from ingestion.parsers.docx import parse_docx
 from ingestion.parsers.html import parse_html
 from ingestion.parsers.markdown import parse_markdown, parse_text
 from ingestion.parsers.pdf import parse_pdf
+from ingestion.services.injection_scan import label_clean
 
 Parser = Callable[..., ParsedDocument]
 PARSERS: dict[str, tuple[str, Parser]] = {
@@ -47,6 +48,27 @@ def parse_document(*, data: bytes, name: str, limits: ParseLimits | None = None)
     parsed = parser(data, limits=limits or ParseLimits(), fallback_title=fallback_title)
     if not parsed.sections:
         raise ParseError("no text was found in this file")
+    return _labels_cleaned(parsed, fallback_title=fallback_title)
+
+
+def _labels_cleaned(parsed: ParsedDocument, *, fallback_title: str) -> ParsedDocument:
+    """Titles and headings are uploader-controlled text that reaches the prompt as labels:
+    control characters, markup, links, citation-like markers, role prefixes and instruction
+    phrases are stripped from them here, once for every format."""
+    cleaned: dict[str, str] = {}
+
+    def clean(label: str) -> str:
+        if label not in cleaned:
+            cleaned[label] = label_clean(label)
+            if cleaned[label] != " ".join(label.split()):
+                parsed.original_labels.append(label)
+        return cleaned[label]
+
+    parsed.title = clean(parsed.title) or label_clean(fallback_title) or "Untitled document"
+    parsed.sections = [
+        Section(heading_path=tuple(h for h in (clean(h) for h in s.heading_path) if h), text=s.text, page=s.page)
+        for s in parsed.sections
+    ]
     return parsed
 
 

@@ -24,6 +24,10 @@ class ParsedDocument:
     title: str
     sections: list[Section] = field(default_factory=list)
     page_count: int | None = None
+    # Titles and headings as the file had them, when cleaning changed them (``parse_document``
+    # cleans them): the injection scan reads these, so an instruction hidden in a heading is
+    # still reported to an admin although the model never sees it.
+    original_labels: list[str] = field(default_factory=list)
 
     @property
     def char_count(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import traceback
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -47,6 +48,8 @@ def document_status_payload(document: Document) -> dict[str, object]:
         "status_display": document.get_status_display(),
         "progress": document.progress,
         "error": document.error,
+        # Rendered only for document admins (templates/ingestion/_document_row.html).
+        "error_detail": document.error_detail,
         "chunk_count": document.chunk_count,
     }
 
@@ -136,28 +139,55 @@ def document_enqueue(*, document: Document) -> None:
 
 @transaction.atomic
 def document_status_set(
-    *, document_id: int, status: DocumentStatus, progress: int | None = None, error: str = ""
+    *, document_id: int, status: DocumentStatus, progress: int | None = None, error: str = "", error_detail: str = ""
 ) -> Document:
+    """Set a document's stage; ``error`` is the reason every reader sees, ``error_detail`` the
+    technical details only staff and document admins see."""
     document = Document.objects.select_for_update().get(pk=document_id)
     document.status = status
     if progress is not None:
         document.progress = progress
     document.error = error
+    document.error_detail = error_detail
     if status == DocumentStatus.PARSING and document.started_at is None:
         document.started_at = timezone.now()
     if status in (DocumentStatus.READY, DocumentStatus.FAILED):
         document.finished_at = timezone.now()
-    document.save(update_fields=["status", "progress", "error", "started_at", "finished_at", "updated_at"])
+    document.save(
+        update_fields=["status", "progress", "error", "error_detail", "started_at", "finished_at", "updated_at"]
+    )
     document_status_broadcast(document)
     return document
 
 
-def document_fail(*, document_id: int, reason: str) -> Document | None:
-    """Record a failure where the user sees it. The document's earlier version (if any) stays
-    current: a failed new version never removes what readers had."""
+# Reasons for failures that are Verity's, not the file's: readers see these words, the exception
+# goes to error_detail (its text can name paths, hosts and library internals).
+FAILURE_UNEXPECTED = (
+    "The file could not be processed because of an internal error; an administrator can see the details."
+)
+FAILURE_UNAVAILABLE = "Processing failed because a service Verity needs was unavailable; upload the file again later."
+# A traceback's last lines name the failing call; the start is the task runner's frames.
+ERROR_DETAIL_MAX_CHARS = 8000
+
+
+def failure_detail(exc: BaseException) -> str:
+    """An exception as an admin needs it: its type, its text and the traceback's end."""
+    text = "".join(traceback.format_exception(exc)).strip()
+    return text[-ERROR_DETAIL_MAX_CHARS:]
+
+
+def document_fail(*, document_id: int, reason: str, detail: str = "") -> Document | None:
+    """Record a failure where the user sees it: ``reason`` in words for every reader, ``detail``
+    (exception text) for staff and document admins only. The document's earlier version (if
+    any) stays current: a failed new version never removes what readers had."""
     if not Document.objects.filter(pk=document_id).exists():
         return None
-    return document_status_set(document_id=document_id, status=DocumentStatus.FAILED, error=reason[:2000])
+    return document_status_set(
+        document_id=document_id,
+        status=DocumentStatus.FAILED,
+        error=reason[:2000],
+        error_detail=detail[-ERROR_DETAIL_MAX_CHARS:],
+    )
 
 
 @transaction.atomic

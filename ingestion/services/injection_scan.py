@@ -57,7 +57,8 @@ PATTERNS: tuple[InjectionPattern, ...] = (
         r"\b(?:previous|prior|preceding|above|earlier|original|initial|all|any|your|system|other)\b[^.\n]{0,24}?"
         r"\b(?:instructions?|rules?|directions?|directives?|prompts?|guidelines?|guidance|constraints?|"
         r"programming|orders|context)\b"
-        r"|ignore\s*(?:all\s*)?(?:previous|prior|above)\s*instructions",
+        r"|ignore\s*(?:all\s*)?(?:previous|prior|above)\s*instructions"
+        r"|\b(?:ignore|disregard|forget)\s+(?:the|this|their|the\s+user'?s)\s+(?:question|query|user|request)\b",
     ),
     _p(
         "disregard_above",
@@ -84,6 +85,7 @@ PATTERNS: tuple[InjectionPattern, ...] = (
         "reveal_prompt",
         "asks the model to reveal its instructions (system prompt)",
         r"\bsystem\s*prompt|\b(?:system|initial|hidden|secret|developer|original)\s+instructions?\b"
+        r"|\byour\s+(?:system\s+message|instructions\s+verbatim|hidden\s+rules)"
         r"|\b(?:reveal|print|show|repeat|output|display|leak|disclose|recite|share|quote|dump)\s+(?:me\s+)?"
         r"(?:your\s+(?:full\s+|exact\s+|entire\s+|original\s+|complete\s+)?|the\s+(?:full|exact|entire|original|"
         r"complete|hidden|initial)\s+)(?:instructions|prompt|rules|guidelines|configuration|context\s+window)\b",
@@ -104,7 +106,9 @@ PATTERNS: tuple[InjectionPattern, ...] = (
         r"|\bif\s+you\s+are\s+an?\s+" + _MODEL + r"\b"
         r"|\b(?:ai|assistants?|chat\s*bots?|bots?|language\s+models?|llms?|models?)\s+"
         r"(?:reading|processing|summari[sz]ing|answering|parsing|seeing|using|that\s+reads?)\s+"
-        r"(?:this|these|the\s+following|from\s+this)",
+        r"(?:this|these|the\s+following|from\s+this)"
+        r"|\b(?:(?:ai|a\.i\.)\s+(?:assistants?|models?|systems?|tools?|chat\s*bots?)|chat\s*bots?|llms?|"
+        r"language\s+models?)\s+(?:should|must|always|will|need\s+to|are\s+(?:required|expected|asked)\s+to)\b",
     ),
     _p(
         "output_control",
@@ -115,13 +119,17 @@ PATTERNS: tuple[InjectionPattern, ...] = (
         r"|\b(?:begin|start|end|finish|prefix|conclude|open)\s+(?:your|every|each|all)\s+"
         r"(?:answer|reply|response|output|message)s?\b"
         r"|\b(?:in|to|into)\s+(?:your|every|each)\s+(?:answer|reply|response|output)s?\b"
+        r"|\bwhen\s+you\s+(?:answer|reply|respond|summari[sz]e)\b"
+        r"|\b(?:answer|reply|response|summary|output)\b[^.\n]{0,40}\b(?:ends?|begins?|starts?|finish(?:es)?|closes?)"
+        r"\s+(?:by\s+saying|with\s+(?:the\s+)?(?:words?|phrase|sentence|line|reminder|note|code)\b)"
+        r"|\balways\s+(?:end|finish|begin|start|close|conclude)s?\s+(?:with|by\s+saying)\s+(?:the\s+\w+\s+)?[\"“']"
         r"|\b(?:include|insert|add|append|embed|put|render)\s+(?:this|the\s+following|the\s+link|the\s+url|"
         r"the\s+image|an?\s+image|a\s+link)\b[^.\n]{0,60}\b(?:answer|reply|response|output)",
     ),
     _p(
         "role_markers",
         "imitates a chat role marker or passage delimiter",
-        r"^\s*(?:#{1,4}\s*)?(?:system|assistant|developer)\s*:\s*\S"
+        r"(?:^\s*(?:#{1,4}\s*)?|[—–|]\s*|\s-\s+)(?:system|assistant|developer)\s*:\s*\S"
         r"|<\|?\s*(?:im_start|im_end|system|endoftext|assistant)\s*\|?>|\[/?(?:inst|sys)\]|<</?sys>>"
         r"|\b(?:begin|end)\s+(?:system|admin)\s+(?:prompt|message|instructions?)"
         r"|</?\s*passages?\b|^\s*passage\s+\d+\s*[:\]]",
@@ -179,6 +187,8 @@ _CONTINUATION = re.compile(
     re.IGNORECASE,
 )
 REDACTION = "[text addressed to the assistant withheld]"
+# Sentences after an instruction (in its paragraph) withheld with it, whatever they say.
+INSTRUCTION_RUN_ON = 2
 
 
 def _invisible(ch: str) -> bool:
@@ -293,21 +303,25 @@ def passage_redact(*, text: str) -> Redaction:
         segment = text[position:end]
         separator = match.group(0) if match is not None else ""
         found = injection_scan(text=segment) if segment.strip() else []
-        continues = after_instruction > 0 and bool(_CONTINUATION.match(segment))
-        if found or continues:
+        # An instruction runs on for a sentence or two without repeating the words that gave it
+        # away ("You are now X. X always says Y."): the next sentences of its paragraph go with it,
+        # and sentences that read as its continuation ("Then ...", "Also ...") a little further.
+        continues = after_instruction > 1 or (after_instruction > 0 and bool(_CONTINUATION.match(segment)))
+        if found or (continues and segment.strip()):
             patterns.update((f.pattern, None) for f in found)
             if previous_withheld and "\n\n" not in pieces[-1]:
                 pieces[-1] = separator  # one marker for a run of withheld sentences
             else:
                 pieces.extend([REDACTION, separator])
-            previous_withheld, after_instruction = True, 3
+            previous_withheld = True
+            after_instruction = INSTRUCTION_RUN_ON + 1 if found else after_instruction - 1
         else:
             pieces.extend([segment, separator])
             previous_withheld = False
-            if "\n\n" in separator:
-                after_instruction = 0  # a new paragraph ends the instruction
-            elif after_instruction:
+            if after_instruction:
                 after_instruction -= 1
+        if "\n\n" in separator:
+            after_instruction = 0  # a new paragraph ends the instruction
         if match is not None:
             position = match.end()
     redacted = "".join(pieces).strip()
@@ -330,11 +344,11 @@ _CITATION_LIKE = re.compile(
     re.IGNORECASE,
 )
 _ROLE_PREFIX = re.compile(
-    r"\b(?:system|assistant|user|developer|human|ai|bot|model|instructions?)\s*:|<\|[^|>]{0,40}\|>|\[/?(?:inst|sys)\]",
+    r"\b(?:system|assistant|user|developer|human|ai|bot)\s*:|<\|[^|>]{0,40}\|>|\[/?(?:inst|sys)\]|<<\s*sys\s*>>",
     re.IGNORECASE,
 )
 _LABEL_PARTS = re.compile(r"\s+[-–—|]\s+|[:;.!?()\[\]{}]|\s+\|\s*")
-_LEADING_MARKUP = re.compile(r"^[\s#>*_`~=+-]+|[\s#>*_`~=+-]+$")
+_LEADING_MARKUP = re.compile(r"^[\s#>*_`~=+\-—–|,;]+|[\s#>*_`~=+\-—–|,;\[(]+$")
 
 
 def label_clean(text: str, *, max_chars: int = LABEL_MAX_CHARS) -> str:
@@ -350,7 +364,9 @@ def label_clean(text: str, *, max_chars: int = LABEL_MAX_CHARS) -> str:
     text = text.replace("<", " ").replace(">", " ")
     text = _URL.sub(" ", text)
     text = _CITATION_LIKE.sub(" ", text)
-    text = _ROLE_PREFIX.sub(" ", text)
+    role = _ROLE_PREFIX.search(text)
+    if role is not None:
+        text = text[: role.start()]  # what follows a role marker is addressed to that role
     text = _WS.sub(" ", text).strip()
     if injection_found(text=text):
         # Keep the parts of the label that say nothing to the model.

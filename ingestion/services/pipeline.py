@@ -19,7 +19,7 @@ from django.utils import timezone
 from ingestion.models import Chunk, Document, DocumentStatus
 from ingestion.parsers import ParseError, ParseLimits, parse_document
 from ingestion.services.chunking import chunk_document
-from ingestion.services.documents import document_status_broadcast, document_status_set
+from ingestion.services.documents import document_status_broadcast, document_status_set, failure_detail
 from ingestion.signals import document_changed
 from providers.embeddings.base import EmbeddingProvider
 from providers.registry import embedding_provider_default
@@ -63,13 +63,22 @@ def document_process(*, document_id: int, embedder: EmbeddingProvider | None = N
             data = handle.read()
     except FileNotFoundError:
         document_status_set(
-            document_id=document_id, status=DocumentStatus.FAILED, error="the stored original file is missing"
+            document_id=document_id,
+            status=DocumentStatus.FAILED,
+            error="the stored original file is missing; upload it again",
+            error_detail=f"storage name: {document.file.name}",
         )
         return ProcessResult(document_id, DocumentStatus.FAILED, 0, time.perf_counter() - started)
     try:
         parsed = parse_document(data=data, name=document.source_name, limits=parse_limits_from_settings())
     except ParseError as exc:
-        document_status_set(document_id=document_id, status=DocumentStatus.FAILED, error=str(exc))
+        # ParseError's message is written for readers; the library's exception behind it is not.
+        document_status_set(
+            document_id=document_id,
+            status=DocumentStatus.FAILED,
+            error=str(exc),
+            error_detail=failure_detail(exc.__cause__) if exc.__cause__ else "",
+        )
         logger.info("ingestion.parse_failed document_id=%s reason=%s", document_id, exc)
         return ProcessResult(document_id, DocumentStatus.FAILED, 0, time.perf_counter() - started)
 
@@ -147,6 +156,7 @@ def _chunks_write(
     document.status = DocumentStatus.READY
     document.progress = 100
     document.error = ""
+    document.error_detail = ""
     document.finished_at = timezone.now()
     document.save()
     document_status_broadcast(document)

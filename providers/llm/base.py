@@ -28,6 +28,9 @@ class ContextPassage:
     page: int | None
     source_name: str
     text: str
+    # The injection patterns found in the passage (its sentences that address the model are
+    # withheld from ``text``); empty for an ordinary passage.
+    injection_flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

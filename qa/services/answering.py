@@ -55,6 +55,7 @@ from qa.services.costs import answer_cost_record, cost_of
 from qa.services.evidence import evidence_gate
 from qa.services.gateway import GatewayFailed, gateway_stream
 from qa.services.high_stakes import high_stakes_classify
+from qa.services.injection_guard import LinkHoldGate, answer_text_guard, sentence_blocked_reason
 from qa.services.prompt import prompt_build
 from qa.services.rendering import answer_html
 from qa.services.retrieval import passages_retrieve
@@ -190,10 +191,13 @@ class _SentenceGate:
 
     def _release(self, sentence: str) -> None:
         checked = answer_verify(text=sentence, passages=self.passages, verifier=self.verifier, policy=self.policy)
-        if checked.text:
+        if checked.text and not sentence_blocked_reason(sentence=checked.text, passages=self.passages):
             self.emit_text(("" if not self.sent_any else " ") + checked.text)
             self.sent_any = True
 
+
+    def reset(self) -> None:
+        self.buffer = ""
 
 @dataclass
 class Prepared:
@@ -360,11 +364,20 @@ def answer_run(
             first_token.append(round((time.perf_counter() - started) * 1000, 1))
         emit("qa.token", {"text": piece})
 
-    gate = (
-        _SentenceGate(emit_text, request.passages, verifier, policy.unsupported_policy)
-        if settings.QA_STREAM_MODE == "sentence" and not hold
-        else None
-    )
+    # Stream gate. "token" mode sends each word as the model gives it (fast first words), holding
+    # only sentences that start a link, image or markup until they are checked. When a passage
+    # was flagged for text addressed to the model, this answer streams in sentence mode instead:
+    # each sentence is verified and checked before it is shown, so an instruction the scan only
+    # partly caught cannot put its payload on screen, even as a draft. Flagged passages are rare,
+    # so ordinary answers keep word-by-word streaming.
+    flagged = any(p.injection_flags for p in request.passages)
+    gate: _SentenceGate | LinkHoldGate | None = None
+    if not hold:
+        gate = (
+            _SentenceGate(emit_text, request.passages, verifier, policy.unsupported_policy)
+            if settings.QA_STREAM_MODE == "sentence" or flagged
+            else LinkHoldGate(emit_text, request.passages)
+        )
 
     def on_token(piece: str) -> None:
         if hold:
@@ -376,7 +389,7 @@ def answer_run(
 
     def on_reset(message: str) -> None:
         if gate is not None:
-            gate.buffer = ""
+            gate.reset()
         if not hold:
             emit("qa.reset", {"message": message})
 
@@ -412,6 +425,13 @@ def answer_run(
     confidence = confidence_assess(best_similarity=verdict.best_similarity, verification=verification, policy=policy)
     trust = {
         "verification": verification.as_dict(),
+    # What an injected instruction makes a model say (an image, a link in no passage, text
+    # addressed to a model, the system prompt) is removed from the answer like an unsupported
+    # sentence; an answer with nothing else is declined below.
+    guarded = answer_text_guard(text=verification.text, passages=request.passages)
+    if guarded.removed:
+        logger.info("qa.injection_guard answer_id=%s removed=%s", answer_id, guarded.removed)
+        verification.text = guarded.text
         "confidence": confidence.score,
         "confidence_level": confidence.level,
         "confidence_reason": confidence.reason,
@@ -421,6 +441,8 @@ def answer_run(
         return _decline(
             answer, emit, reason=reason, searched=searched, timings=timings, started=started,
             provider=result.provider, model=result.model, trust=trust,
+    if not reason and not verification.text.strip():
+        reason = "The draft answer held only text that a document told the assistant to say, so I will not show it."
         )  # fmt: skip
     by_n = {p.n: p for p in request.passages}
     cited = verification.cited_numbers()

@@ -7,7 +7,7 @@ import pytest
 from django.db import OperationalError
 
 from ingestion.models import DocumentStatus
-from ingestion.services.documents import document_create_from_bytes
+from ingestion.services.documents import FAILURE_UNAVAILABLE, document_create_from_bytes
 from ingestion.services.pipeline import ProcessResult
 from ingestion.tasks import MAX_RETRIES, process_document
 from tests.factories import collection_create
@@ -57,7 +57,10 @@ def test_retries_exhausted_records_the_reason(monkeypatch: pytest.MonkeyPatch) -
     document.refresh_from_db()
     assert result["status"] == "failed"
     assert document.status == DocumentStatus.FAILED
-    assert f"failed after {MAX_RETRIES + 1} attempts" in document.error
+    # Readers get the reason; the attempts and the exception are for admins (error_detail).
+    assert document.error == FAILURE_UNAVAILABLE
+    assert f"failed after {MAX_RETRIES + 1} attempts" in document.error_detail
+    assert "could not connect to server" in document.error_detail
 
 
 def test_permanent_error_fails_at_once_without_retry(monkeypatch: pytest.MonkeyPatch) -> None:

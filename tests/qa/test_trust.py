@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 
 import pytest
@@ -85,10 +86,9 @@ def _passage_number(answer, title: str) -> int:  # noqa: ANN001
     request = Interaction.objects.filter(answer=answer).first()
     assert request is not None
     content = request.prompt["messages"][-1]["content"]
-    for block in content.split("\n\n["):
-        head = block.lstrip("[")
-        if title in head.split("\n", 1)[0]:
-            return int(head.split("]", 1)[0])
+    for number, passage_title in re.findall(r'<passage id="(\d+)" title="([^"]*)"', content):
+        if title in passage_title:
+            return int(number)
     raise AssertionError(f"no passage titled {title!r} in the prompt")
 
 

@@ -69,7 +69,9 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         failed = Document.objects.filter(pk__in=report.queued, status=DocumentStatus.FAILED)
         for doc in failed.order_by("source_name")[:100]:
-            self.stdout.write(self.style.WARNING(f"  failed {doc.source_name}: {doc.error}"))
+            # The operator at the shell is an admin: the details go with the reason.
+            detail = f"\n    {doc.error_detail}" if doc.error_detail else ""
+            self.stdout.write(self.style.WARNING(f"  failed {doc.source_name}: {doc.error}{detail}"))
         ready = counts.get(DocumentStatus.READY, 0)
         self.stdout.write(
             f"Done in {elapsed:.1f}s: {ready} ready, {failed.count()} failed, "
