@@ -1,5 +1,5 @@
 """ASGI entry point: HTTP through Django, websockets through Channels (session-authenticated,
-same-origin only)."""
+same-origin only: the Origin must be Verity's own scheme, host and port, core.asgi_origin)."""
 
 import logging
 import os
@@ -13,11 +13,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from core.asgi_limits import BodySizeLimitMiddleware  # noqa: E402
+from core.asgi_origin import ExactOriginValidator  # noqa: E402
 
 # The upload limit plus room for the multipart envelope and form fields.
 MAX_REQUEST_BYTES = settings.INGESTION_MAX_UPLOAD_BYTES + 1_048_576
@@ -25,7 +25,7 @@ MAX_REQUEST_BYTES = settings.INGESTION_MAX_UPLOAD_BYTES + 1_048_576
 application = ProtocolTypeRouter(
     {
         "http": BodySizeLimitMiddleware(django_asgi_app, max_bytes=MAX_REQUEST_BYTES),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": ExactOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

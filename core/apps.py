@@ -5,3 +5,7 @@ class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "Verity core"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Connects the receivers that close a user's websockets on logout and deactivation.
+        from core import realtime  # noqa: F401

@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import IO
 
+from config.env import env_int
 from core import embedded
 from core.errors import StartupError
 
@@ -117,8 +118,27 @@ class Launcher:
     def plan_children(self) -> None:
         python = sys.executable
         beat_schedule = str(embedded.data_dir() / "celerybeat-schedule")
+        # The launcher does not load Django settings: the same variable and default as
+        # WEBSOCKET_MAX_MESSAGE_BYTES in config/settings/base.py.
+        websocket_max = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
         self.children = [
-            Child("web", [python, "-m", "daphne", "-b", self.host, "-p", str(self.port), "config.asgi:application"]),
+            Child(
+                "web",
+                [
+                    python,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    self.host,
+                    "-p",
+                    str(self.port),
+                    # Larger websocket frames are refused by the server itself (close 1009), before
+                    # they are buffered for the application; the consumers check the same limit.
+                    f"--websocket-max-message-size={websocket_max}",
+                    f"--websocket-max-frame-size={websocket_max}",
+                    "config.asgi:application",
+                ],
+            ),
             Child(
                 "worker",
                 [

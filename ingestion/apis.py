@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from core.params import AsciiIntegerField, id_param
 from core.selectors.roles import user_roles
+from core.throttles import SearchRateThrottle, UploadRateThrottle, throttles_with
 from ingestion.models import Collection, Document
 from ingestion.selectors.collections import collection_list_uploadable, document_get_readable, document_list_readable
 from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search
@@ -49,6 +50,7 @@ class DocumentUploadApi(APIView):
     """Upload one file (multipart) into a collection; processing runs in the background."""
 
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = throttles_with(UploadRateThrottle)
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -123,6 +125,8 @@ class DocumentDeleteApi(APIView):
 
 class ChunkSearchApi(APIView):
     """Hybrid retrieval over the collections the caller may read."""
+
+    throttle_classes = throttles_with(SearchRateThrottle)  # each search embeds the query
 
     class InputSerializer(serializers.Serializer):
         class Meta:

@@ -13,6 +13,7 @@ from django.views import View
 from core.errors import ApplicationError
 from core.params import int_param
 from core.selectors.roles import user_roles
+from core.services.rate_limits import RateScope, rate_limit_consume
 from ingestion.models import Document
 from ingestion.selectors.collections import collection_list_uploadable, document_get_readable, document_list_readable
 from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search
@@ -85,6 +86,13 @@ class RetrievalTesterView(UserPassesTestMixin, View):
             k = int_param(request.GET.get("k"), name="k", default=10, minimum=1, maximum=50)
         except ApplicationError as exc:
             return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+        if query:
+            # The same per-user search budget as /api/search/, before the query is embedded.
+            limit = rate_limit_consume(scope=RateScope.SEARCHES, identity=str(request.user.pk))
+            if not limit.allowed:
+                response = HttpResponse(limit.message, status=429, content_type="text/plain; charset=utf-8")
+                response["Retry-After"] = str(limit.retry_after)
+                return response
         trace = SearchTrace()
         results = (
             chunk_search(question=query, user=request.user, k=k, mode=SearchMode(mode), trace=trace) if query else []

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.throttles import QuestionRateThrottle, throttles_with
 from qa.selectors import answer_list_for, conversation_get, conversation_list
 from qa.services.answering import answer_create, answer_payload, answer_run
 
@@ -74,6 +75,9 @@ def _noop(event_type: str, payload: dict[str, Any]) -> None:
 class AskApi(APIView):
     """Ask a question; the answer (or an honest decline) with citations, status and timings."""
 
+    # Throttles run before post(): a refused question is neither recorded nor embedded.
+    throttle_classes = throttles_with(QuestionRateThrottle)
+
     @extend_schema(request=AskInputSerializer, responses={200: AnswerSerializer})
     def post(self, request: Request) -> Response:
         params = AskInputSerializer(data=request.data)
@@ -89,6 +93,8 @@ class AskApi(APIView):
 
 class AskStreamApi(APIView):
     """The same as ask, streamed as server-sent events: status, sources, token..., final."""
+
+    throttle_classes = throttles_with(QuestionRateThrottle)
 
     @extend_schema(request=AskInputSerializer, responses={200: OpenApiResponse(description="text/event-stream")})
     def post(self, request: Request) -> StreamingHttpResponse:

@@ -10,11 +10,12 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
+from core.consumers import VerityConsumer
 from core.errors import ApplicationError
+from core.services.rate_limits import RateScope, rate_limit_consume
 from qa.models import FeedbackReason
 from qa.selectors import answers_in_progress, conversation_get
 from qa.services.answering import answer_create, answer_group, answer_reuse_or_prepare
@@ -27,15 +28,31 @@ def _enqueue(answer_id: int, prepared: dict[str, Any] | None) -> None:
     generate_answer.delay(answer_id, prepared or None)
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+def _error_fragment(message: str) -> str:
+    """The chat page's error line (an out-of-band swap into #chat-error), escaped."""
+    return f'<div id="chat-error" hx-swap-oob="true" role="alert" class="error">{escape(message)}</div>'
+
+
+def _question_of(text_data: str | None) -> str | None:
+    """The question of a message ``{"question": "...", ...}``; None for anything else (invalid
+    JSON, an array, a number, a string, a question that is not a string)."""
+    try:
+        data = json.loads(text_data or "")
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    question = data.get("question", "")
+    return question if isinstance(question, str) else None
+
+
+class ChatConsumer(VerityConsumer):
     conversation_id: int | None = None
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+        if not await self.authenticate():
             return
-        self.user = user
+        user = self.user
         query = parse_qs(self.scope.get("query_string", b"").decode())
         requested = (query.get("conversation") or [""])[0]
         if requested.isdigit():
@@ -51,19 +68,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_add(answer_group(answer_id), self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            data = json.loads(text_data or "{}")
-        except json.JSONDecodeError:
+        # The base class has already refused oversized messages and re-checked the sign-in.
+        question = _question_of(text_data)
+        if question is None:
+            await self.send(text_data=_error_fragment('The message was not understood: send {"question": "..."}.'))
             return
-        question = str(data.get("question", ""))
+        # The same per-user budget as the ask API (one Redis counter), checked before the
+        # question is recorded or embedded: refusing must cost nothing.
+        limit = await sync_to_async(rate_limit_consume)(scope=RateScope.QUESTIONS, identity=str(self.user.pk))
+        if not limit.allowed:
+            await self.send(text_data=_error_fragment(limit.message))
+            return
         try:
             answer = await database_sync_to_async(answer_create)(
                 user=self.user, question=question, conversation_id=self.conversation_id
             )
         except ApplicationError as exc:
-            await self.send(
-                text_data=f'<div id="chat-error" hx-swap-oob="true" role="alert" class="error">{escape(exc.message)}</div>'
-            )
+            await self.send(text_data=_error_fragment(exc.message))
             return
         self.conversation_id = answer.conversation_id
         await self.channel_layer.group_add(answer_group(answer.pk), self.channel_name)
@@ -79,8 +100,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: Any) -> None:
         # The answer goes on in its Celery task and is stored.
-        if getattr(self, "user", None) is not None:
+        if self.user is not None:
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        await super().disconnect(code)
 
     # ------------------------------------------------------------------ pipeline events
     async def qa_status(self, event: dict[str, Any]) -> None:

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",
     "rest_framework",
     "knox",
     "drf_spectacular",
@@ -126,6 +127,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -157,6 +160,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "qa:chat"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out username+address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # Sessions live in PostgreSQL so that signing in keeps working while Redis is down.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -221,6 +229,32 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "scheduler-heartbeat": {"task": "core.scheduler_heartbeat", "schedule": 60.0},
 }
 
+# --------------------------------------------------------------------------- abuse limits
+# Login lockout (django-axes, attempts stored in PostgreSQL so signing in keeps working while
+# Redis is down): after this many failed logins for one username from one address, that pair is
+# refused with 429 and the lockout page until the cool-off ends (or `manage.py axes_reset`).
+# Per pair, not per address, so one attacker cannot lock everyone out behind a shared NAT.
+AXES_FAILURE_LIMIT = env_int("VERITY_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("VERITY_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Per user per minute, shared by every channel (core.services.rate_limits; 0: unlimited).
+# Questions: each one is embedded in the web process (a query embedding is ~12 ms of a core at
+# p95 idle, docs/BENCHMARKS.md, far more under load) and may queue a model call.
+VERITY_RATE_QUESTIONS_PER_MINUTE = env_int("VERITY_RATE_QUESTIONS_PER_MINUTE", 10)
+VERITY_RATE_SEARCHES_PER_MINUTE = env_int("VERITY_RATE_SEARCHES_PER_MINUTE", 30)
+VERITY_RATE_UPLOADS_PER_MINUTE = env_int("VERITY_RATE_UPLOADS_PER_MINUTE", 60)
+# Every other API call (DRF's cache-backed throttles): per signed-in user, per anonymous address.
+VERITY_RATE_API_PER_MINUTE = env_int("VERITY_RATE_API_PER_MINUTE", 300)
+VERITY_RATE_ANON_PER_MINUTE = env_int("VERITY_RATE_ANON_PER_MINUTE", 30)
+# Websocket messages larger than this close the socket with 1009 (a question is at most
+# QA_MAX_QUESTION_CHARS = 4,000 characters: under 16 KiB as the page's UTF-8 JSON, under 48 KiB
+# even fully \u-escaped). The run command also passes it to daphne, which then refuses larger
+# frames before they reach the application.
+WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
+
 # --------------------------------------------------------------------------- APIs
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -232,6 +266,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.apis.exception_handler",
+    # Counted in the Django cache (Redis db 1). Views add scoped throttles with
+    # core.throttles.throttles_with (questions, searches, uploads).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": f"{VERITY_RATE_ANON_PER_MINUTE}/min" if VERITY_RATE_ANON_PER_MINUTE > 0 else None,
+        "user": f"{VERITY_RATE_API_PER_MINUTE}/min" if VERITY_RATE_API_PER_MINUTE > 0 else None,
+    },
 }
 # API tokens (POST /api/auth/token/): a stolen token works until it expires; a week keeps a
 # weekly script working without a token that lives for ever. At most this many live tokens per

@@ -20,3 +20,11 @@ WHITENOISE_AUTOREFRESH = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 # Tests roll back each other's policy rows: never reuse a policy read in another test.
 QA_POLICY_CACHE_SECONDS = 0.0
+# Abuse limits high enough that the suite never trips them; the tests of the limits set their own.
+# Django's test client logs in without a request, which django-axes refuses: off here, on in
+# tests/core/test_rate_limits.py.
+AXES_ENABLED = False
+VERITY_RATE_QUESTIONS_PER_MINUTE = 100_000
+VERITY_RATE_SEARCHES_PER_MINUTE = 100_000
+VERITY_RATE_UPLOADS_PER_MINUTE = 100_000
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": None, "user": None}  # noqa: F405
