@@ -122,17 +122,17 @@ class ReviewQueueView(ReviewerRequiredMixin, View):
             "reason": request.GET.get("reason", ""),
             "held": request.GET.get("held", ""),
         }
-        items = list(review_queue(**filters)[:200])
+        items = list(review_queue(user=request.user, **filters)[:200])
         return render(
             request, "qa/review.html",
             {"items": items, "filters": filters, "states": ReviewState.choices[1:], "reasons": ReviewReason.choices,
-             "topics": ["legal", "financial", "medical"], "open_triage": triage_list().count()},
+             "topics": ["legal", "financial", "medical"], "open_triage": triage_list(user=request.user).count()},
         )  # fmt: skip
 
 
 class ReviewItemView(ReviewerRequiredMixin, View):
     def get(self, request: HttpRequest, item_id: int) -> HttpResponse:
-        item = review_item_get(item_id=item_id)
+        item = review_item_get(user=request.user, item_id=item_id)
         if item is None:
             raise Http404("No such review item.")
         return render(request, "qa/review_item.html", {"item": item, "answer": item.answer,
@@ -164,8 +164,8 @@ class TriageView(ReviewerRequiredMixin, View):
         reason = request.GET.get("reason", "")
         return render(
             request, "qa/triage.html",
-            {"items": list(triage_list(state=state, reason=reason)[:200]), "state": state, "reason": reason,
-             "reasons": FeedbackReason.choices},
+            {"items": list(triage_list(user=request.user, state=state, reason=reason)[:200]), "state": state,
+             "reason": reason, "reasons": FeedbackReason.choices},
         )  # fmt: skip
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -174,6 +174,7 @@ class TriageView(ReviewerRequiredMixin, View):
                 feedback_id=id_param(request.POST.get("feedback_id"), name="feedback_id"),
                 reviewer=cast(User, request.user),
                 state=request.POST.get("state", ""), note=request.POST.get("note", ""),
+                withdraw=request.POST.get("withdraw") == "yes",
             )  # fmt: skip
         except ApplicationError as exc:
             messages.error(request, exc.message)
@@ -184,7 +185,7 @@ class CuratedExportView(ReviewerRequiredMixin, View):
     """Curated answers as test cases, in the evaluation set's JSON Lines format."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        response = HttpResponse(curated_export_jsonl(), content_type="application/x-ndjson")
+        response = HttpResponse(curated_export_jsonl(user=request.user), content_type="application/x-ndjson")
         response["Content-Disposition"] = content_disposition_header(True, "verity-curated-cases.jsonl")
         return response
 

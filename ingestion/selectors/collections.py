@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
@@ -25,6 +26,35 @@ def collection_readable_q(*, user: User | AnonymousUser, prefix: str = "") -> Q:
 def collection_list_readable(*, user: User | AnonymousUser) -> QuerySet[Collection]:
     ids = Collection.objects.filter(collection_readable_q(user=user)).values("pk")
     return Collection.objects.filter(pk__in=ids).order_by("name")
+
+
+def collection_ids_readable(*, user: User | AnonymousUser) -> list[int]:
+    """The ids of the collections this user may read (one query), to pass into other queries."""
+    return list(collection_list_readable(user=user).values_list("pk", flat=True))
+
+
+def document_ids_readable(*, user: User | AnonymousUser) -> QuerySet[Document, Any]:
+    """The ids of every document (any version) this user may read, as a subquery for other
+    apps' filters (``document_id__in=...``): access control stays inside their SQL."""
+    return Document.objects.filter(collection_id__in=collection_list_readable(user=user).values("pk")).values("pk")
+
+
+def documents_all_readable_sql(
+    *, column: str, collection_ids: list[int], current_only: bool = True
+) -> tuple[str, list[object]]:
+    """A boolean SQL condition (and its parameters) for readers that keep document ids as a
+    ``bigint[]`` column (stored answers): the array names at least one document, and every one
+    of them exists (is current, unless ``current_only`` is false) and belongs to one of
+    ``collection_ids``. An empty array is false: with no document there is nothing to check a
+    reader's access against. One index lookup per listed document, so it stays cheap per row."""
+    current = " AND d.is_current" if current_only else ""
+    # ``column`` is a constant of the calling code, never input; the ids are parameters.
+    sql = (
+        f"(cardinality({column}) > 0 AND NOT EXISTS (SELECT 1 FROM unnest({column}) AS cited(id) "  # noqa: S608
+        f"WHERE NOT EXISTS (SELECT 1 FROM ingestion_document d WHERE d.id = cited.id{current} "
+        "AND d.collection_id = ANY(%s))))"
+    )
+    return sql, [list(collection_ids)]
 
 
 def document_list_readable(*, user: User | AnonymousUser) -> QuerySet[Document]:

@@ -159,7 +159,8 @@ def answer_payload(answer: Answer) -> dict[str, Any]:
         "route": {k: v for k, v in answer.route.items() if k in ("tier", "model", "reason")} if answer.route else None,
         "tokens": {"in": answer.tokens_in, "out": answer.tokens_out},
         "cost": str(answer.cost),
-        "reused": {"origin": reused.origin, "question": reused.question} if reused is not None else None,
+        # The stored answer's own question is another user's words: never shown to this reader.
+        "reused": {"origin": reused.origin, "question": answer.question} if reused is not None else None,
     }
 
 
@@ -302,6 +303,9 @@ def answer_run(
         "collections": trace.readable_collections,
         "chunks": trace.readable_chunks,
         "closest": list(dict.fromkeys(c.title for c in chunks))[:3],
+        # The collections the passages came from: the review queue shows this answer only to
+        # reviewers who may read all of them (``qa.selectors.answer_list_reviewable``).
+        "collection_ids": sorted({c.collection_id for c in chunks}),
     }
     policy = answer_policy_for(collection_ids=list({c.collection_id for c in chunks}))
     stakes = (

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 
-from qa.models import ReusableAnswer, ReuseOrigin
+from django.contrib.auth.models import AnonymousUser, User
+
+from qa.models import ReuseOrigin
+from qa.selectors import reusable_list_readable
 from qa.services.textfacts import Facts, strip_citations
 
 
-def curated_cases() -> list[dict[str, object]]:
+def curated_cases(*, user: User | AnonymousUser) -> list[dict[str, object]]:
+    """The active curated answers whose every cited document ``user`` may read, as test cases."""
     cases: list[dict[str, object]] = []
-    for entry in ReusableAnswer.objects.filter(origin=ReuseOrigin.CURATED, active=True).order_by("pk"):
+    for entry in reusable_list_readable(user=user).filter(origin=ReuseOrigin.CURATED, active=True).order_by("pk"):
         text = strip_citations(entry.text)
         facts = Facts.of(text)
         groups = [[n] for n in sorted(facts.numbers)][:3] + [[i] for i in sorted(facts.identifiers)][:3]
@@ -27,5 +31,5 @@ def curated_cases() -> list[dict[str, object]]:
     return cases
 
 
-def curated_export_jsonl() -> str:
-    return "".join(json.dumps(case, ensure_ascii=False) + "\n" for case in curated_cases())
+def curated_export_jsonl(*, user: User | AnonymousUser) -> str:
+    return "".join(json.dumps(case, ensure_ascii=False) + "\n" for case in curated_cases(user=user))

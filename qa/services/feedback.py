@@ -1,5 +1,7 @@
 """Thumbs up or down on an answer. A thumbs down enters the reviewers' triage list; "incorrect"
-also forgets any stored answer it came from or became, so it is never served again."""
+also forgets any cached answer it came from or became, so it is never served again. A
+reviewer-curated answer is a reviewer's decision: one user's "incorrect" leaves it in place and
+waits in the triage list, where a reviewer can withdraw it (a reviewer's own "incorrect" does)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from qa.models import Feedback, FeedbackReason, ReusableAnswer, TriageState
-from qa.selectors import answer_get
+from core.selectors.roles import user_roles
+from qa.models import Answer, Feedback, FeedbackReason, ReusableAnswer, ReuseOrigin, TriageState
+from qa.selectors import answer_get, answer_list_reviewable
 
 logger = logging.getLogger(__name__)
 MAX_COMMENT_CHARS = 2000
@@ -36,24 +39,47 @@ def feedback_submit(*, user: User, answer_id: int, helpful: bool, reason: str = 
                   "triage_state": "" if helpful else TriageState.OPEN, "triaged_by": None, "triage_note": ""},
     )  # fmt: skip
     if not helpful and reason == FeedbackReason.INCORRECT:
-        purged = ReusableAnswer.objects.filter(active=True, source_answer=answer).update(
-            active=False, invalidated_reason=f"marked incorrect by user {user.pk}"
-        )
-        if answer.reused_from_id:
-            purged += ReusableAnswer.objects.filter(pk=answer.reused_from_id, active=True).update(
-                active=False, invalidated_reason=f"marked incorrect by user {user.pk}"
-            )
-        if purged:
-            logger.info("feedback.purged_reusable answer=%s count=%s", answer.pk, purged)
+        _reusable_withdraw(answer=answer, by=user, curated_too=user_roles(user=user).is_reviewer)
     return feedback
 
 
-def feedback_triage(*, feedback_id: int, reviewer: User, state: str, note: str = "") -> Feedback:
+def _reusable_withdraw(*, answer: Answer, by: User, curated_too: bool) -> int:
+    """Stop serving the stored answers this answer came from or became. Curated ones only when
+    ``curated_too`` (a reviewer decides): otherwise any user could withdraw a reviewer-approved
+    answer for everyone with one click; their feedback waits in the triage list instead."""
+    entries = ReusableAnswer.objects.filter(active=True, source_answer=answer)
+    if answer.reused_from_id:
+        entries = entries | ReusableAnswer.objects.filter(active=True, pk=answer.reused_from_id)
+    if not curated_too:
+        kept = entries.filter(origin=ReuseOrigin.CURATED).count()
+        if kept:
+            logger.info("feedback.curated_kept_for_triage answer=%s count=%s", answer.pk, kept)
+        entries = entries.exclude(origin=ReuseOrigin.CURATED)
+    purged = entries.update(active=False, invalidated_reason=f"marked incorrect by user {by.pk}")
+    if purged:
+        logger.info("feedback.purged_reusable answer=%s count=%s", answer.pk, purged)
+    return purged
+
+
+@transaction.atomic
+def feedback_triage(
+    *, feedback_id: int, reviewer: User, state: str, note: str = "", withdraw: bool = False
+) -> Feedback:
+    """Close a thumbs-down on an answer the reviewer may see. ``withdraw`` (with "resolved"): the
+    reviewer agrees the answer is wrong, and the stored answers it came from or became, curated
+    ones included, are no longer served."""
     if state not in (TriageState.RESOLVED, TriageState.DISMISSED):
         raise ApplicationError("Triage state must be resolved or dismissed.")
-    updated = Feedback.objects.filter(pk=feedback_id, helpful=False).update(
+    feedback = (
+        Feedback.objects.filter(pk=feedback_id, helpful=False, answer__in=answer_list_reviewable(user=reviewer))
+        .select_related("answer")
+        .first()
+    )
+    if feedback is None:
+        raise ApplicationError("That feedback does not exist.")
+    Feedback.objects.filter(pk=feedback.pk).update(
         triage_state=state, triaged_by=reviewer, triage_note=note.strip()[:2000], updated_at=timezone.now()
     )
-    if not updated:
-        raise ApplicationError("That feedback does not exist.")
+    if withdraw and state == TriageState.RESOLVED:
+        _reusable_withdraw(answer=feedback.answer, by=reviewer, curated_too=True)
     return Feedback.objects.get(pk=feedback_id)

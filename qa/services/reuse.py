@@ -3,8 +3,9 @@
 A stored answer is reused only when (1) its question is close to the new one by embedding,
 (2) the near-miss guard finds no difference in numbers, negation, code names or named
 entities, and (3) the asking user may read every document it cites (and, when the question is
-narrowed to some collections, it cites only those). Stored answers are forgotten when a
-document they cite changes or is deleted.
+narrowed to some collections, it cites only those): checked inside the lookup's SQL, and an
+entry that cites no document is never reused. Stored answers are forgotten when a document
+they cite changes or is deleted.
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import F, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, F, FloatField, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from core.db import commit_without_waiting
-from ingestion.selectors.collections import readable_documents_with_floor
+from ingestion.selectors.collections import (
+    collection_ids_readable,
+    documents_all_readable_sql,
+    readable_documents_with_floor,
+)
 from qa.models import Citation, ReusableAnswer, ReuseOrigin
 from qa.services.textfacts import STOP_WORDS, Facts, negation_count
 
@@ -115,21 +122,56 @@ class ReuseMatch:
 
 
 def _live(
-    *, origins: list[str], prompt_version: str | None, models: list[str] | None, collection_ids: list[int] | None,
-    now: datetime | None = None,
+    *, user: User | AnonymousUser, origins: list[str], prompt_version: str | None, models: list[str] | None,
+    collection_ids: list[int] | None, now: datetime | None = None,
 ) -> QuerySet[ReusableAnswer]:  # fmt: skip
-    """Stored answers that may still be served: active, not expired, of the current prompt
-    version and of a configured model (curated answers excepted), within the collections asked."""
+    """Stored answers that may still be served to this user: active, not expired, of the current
+    prompt version and of a configured model (curated answers excepted), and citing at least
+    one document and only current documents the user may read (within the collections asked).
+
+    The access rule is part of the query, so the nearest rows are the nearest *readable* ones:
+    other users' entries cannot crowd a reader's own hits out of the top candidates. An entry
+    that cites no document is never served: there is nothing to check a reader's access
+    against (every answer Verity stores cites a passage; such a row can only come from
+    elsewhere, e.g. an admin edit)."""
+    readable = collection_ids_readable(user=user)
+    if collection_ids is not None:
+        asked = set(collection_ids)
+        readable = [c for c in readable if c in asked]
+    access_sql, access_params = documents_all_readable_sql(
+        column='"qa_reusableanswer"."document_ids"', collection_ids=readable
+    )
     query = ReusableAnswer.objects.filter(active=True, origin__in=origins).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now()),
+        RawSQL(access_sql, access_params, output_field=BooleanField()),  # noqa: S611 - ids are parameters
     )
     if prompt_version is not None:
         query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(prompt_version=prompt_version))
     if models is not None:  # answers of models no longer configured are not served
         query = query.filter(Q(origin=ReuseOrigin.CURATED) | Q(model__in=models))
-    if collection_ids is not None:
-        query = query.filter(collection_ids__contained_by=collection_ids)
     return query
+
+
+# HNSW filters after its index scan (pgvector 0.6 has no iterative scans): with the access
+# filter in the query, the default ef_search of 40 could leave fewer readable rows than the
+# candidates asked for. 100 candidates cover a reader of a few percent of the stored answers;
+# fewer rows than asked fall back to an exact scan (cheap: the rows of stored answers are few).
+_REUSE_EF_SEARCH = 100
+
+
+def _nearest(query: QuerySet[ReusableAnswer], embedding: list[float], limit: int) -> list[ReusableAnswer]:
+    """The ``limit`` rows of ``query`` nearest to ``embedding``, nearest first, each with its
+    ``distance``: complete even when the access filter drops most of the index's candidates."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {_REUSE_EF_SEARCH}")
+        rows: list[ReusableAnswer] = list(
+            query.annotate(distance=CosineDistance("embedding", embedding)).order_by("distance")[:limit]
+        )
+        if len(rows) < limit:
+            # "+ 0" keeps the planner off the HNSW index: an exact scan of the filtered rows.
+            exact = ExpressionWrapper(CosineDistance("embedding", embedding) + Value(0.0), output_field=FloatField())
+            rows = list(query.annotate(distance=exact).order_by("distance")[:limit])
+    return rows
 
 
 def citations_snapshot(citations: Iterable[Citation]) -> list[dict[str, object]]:
@@ -159,11 +201,11 @@ def reusable_find(
     lookup log) and why the nearest was not used. ``min_similarity_by_origin`` sets a stricter
     threshold for some origins (one query serves curated and cached answers)."""
     thresholds = min_similarity_by_origin or {}
-    query = _live(origins=origins, prompt_version=prompt_version, models=models, collection_ids=collection_ids,
-                  now=now)  # fmt: skip
-    rows = list(query.annotate(distance=CosineDistance("embedding", embedding)).order_by("distance")[:candidates])
+    query = _live(user=user, origins=origins, prompt_version=prompt_version, models=models,
+                  collection_ids=collection_ids, now=now)  # fmt: skip
+    rows = _nearest(query, embedding, candidates)
     if not rows:
-        return None, None, "no stored answers"
+        return None, None, "no stored answer this user may read"
     nearest = 1 - float(rows[0].distance)  # type: ignore[attr-defined]
     why = ""
     readable: dict[int, float] | None = None
@@ -181,7 +223,7 @@ def reusable_find(
             continue
         if readable is None:
             readable = readable_documents_with_floor(user=user, document_ids={d for r in rows for d in r.document_ids})
-        if not set(row.document_ids) <= set(readable):
+        if not row.document_ids or not set(row.document_ids) <= set(readable):  # the query filtered; re-checked
             why = why or "cites a document this user cannot read"
             continue
         if _below_floor(row, readable):
@@ -205,17 +247,18 @@ def reusable_candidates(
     """Live stored answers at least ``min_similarity`` close, citing only documents the user may
     read and not below their collections' current confidence floor, nearest first (no near-miss
     guard: the caller applies its own)."""
-    query = _live(origins=origins, prompt_version=prompt_version, models=models, collection_ids=collection_ids)
-    rows = [
-        (row, 1 - float(row.distance))  # type: ignore[attr-defined]
-        for row in query.annotate(distance=CosineDistance("embedding", embedding)).order_by("distance")[:limit]
-    ]
+    query = _live(
+        user=user, origins=origins, prompt_version=prompt_version, models=models, collection_ids=collection_ids
+    )
+    rows = [(row, 1 - float(row.distance)) for row in _nearest(query, embedding, limit)]  # type: ignore[attr-defined]
     rows = [(row, sim) for row, sim in rows if sim >= min_similarity]
     if not rows:
         return []
     readable = readable_documents_with_floor(user=user, document_ids={d for row, _ in rows for d in row.document_ids})
     return [
-        (row, sim) for row, sim in rows if set(row.document_ids) <= set(readable) and not _below_floor(row, readable)
+        (row, sim)
+        for row, sim in rows
+        if row.document_ids and set(row.document_ids) <= set(readable) and not _below_floor(row, readable)
     ]
 
 

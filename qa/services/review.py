@@ -23,6 +23,7 @@ from qa.models import (
     ReviewItem,
     ReviewState,
 )
+from qa.selectors import answer_list_reviewable
 from qa.services.reuse import citations_snapshot
 from qa.services.textfacts import CITATION
 
@@ -44,8 +45,14 @@ def review_item_open(*, answer_id: int, reason: str, topics: list[str], detail: 
     return item
 
 
-def _locked_pending(item_id: int) -> ReviewItem:
-    item = ReviewItem.objects.select_for_update().select_related("answer__conversation").filter(pk=item_id).first()
+def _locked_pending(item_id: int, reviewer: User) -> ReviewItem:
+    # A reviewer decides only on answers they may see (the queue's own access rule).
+    item = (
+        ReviewItem.objects.select_for_update()
+        .select_related("answer__conversation")
+        .filter(pk=item_id, answer__in=answer_list_reviewable(user=reviewer))
+        .first()
+    )
     if item is None:
         raise ApplicationError("That review item does not exist.")
     if item.state != ReviewState.PENDING:
@@ -86,7 +93,7 @@ def _clean_edit(text: str, answer: Answer) -> str:
 @transaction.atomic
 def review_approve(*, item_id: int, reviewer: User, text: str | None = None, note: str = "") -> ReviewItem:
     """Approve a held or flagged answer, optionally with an edited text; it becomes curated."""
-    item = _locked_pending(item_id)
+    item = _locked_pending(item_id, reviewer)
     answer = item.answer
     before = answer.text
     edited = text is not None and text.strip() != before.strip()
@@ -111,7 +118,7 @@ def review_reject(*, item_id: int, reviewer: User, note: str) -> ReviewItem:
     note = note.strip()
     if not note:
         raise ApplicationError("Say why the answer is rejected; the note is shown to the user.")
-    item = _locked_pending(item_id)
+    item = _locked_pending(item_id, reviewer)
     answer = item.answer
     item.state, item.decided_by, item.decided_at, item.note = (
         ReviewState.REJECTED,

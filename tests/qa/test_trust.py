@@ -240,7 +240,7 @@ def test_a_medical_question_is_held_then_approved_and_the_user_is_told_live(
     staff, django_capture_on_commit_callbacks
 ) -> None:  # noqa: ANN001
     user, _, _ = staff
-    reviewer = user_create(username="rev", groups=("reviewers",))
+    reviewer = user_create(username="rev", groups=("reviewers", "staff"))
     recorder = Recorder()
     answer = _ask(user, "What dose of ibuprofen should I take for my back pain at work?", recorder=recorder)
     assert answer.status == AnswerStatus.HELD and answer.high_stakes == ["medical"]
@@ -273,7 +273,7 @@ def test_notice_policy_answers_at_once_and_queues_for_review_afterwards(staff) -
 
 def test_rejecting_tells_the_user_why(staff) -> None:  # noqa: ANN001
     user, _, _ = staff
-    reviewer = user_create(username="rev", groups=("reviewers",))
+    reviewer = user_create(username="rev", groups=("reviewers", "staff"))
     answer = _ask(user, "What dose of ibuprofen should I take for my back pain at work?")
     item = ReviewItem.objects.get(answer=answer)
     with pytest.raises(ApplicationError, match="Say why"):
@@ -287,7 +287,7 @@ def test_rejecting_tells_the_user_why(staff) -> None:  # noqa: ANN001
 
 def test_an_edit_must_keep_citations_to_real_sources(staff) -> None:  # noqa: ANN001
     user, _, _ = staff
-    reviewer = user_create(username="rev", groups=("reviewers",))
+    reviewer = user_create(username="rev", groups=("reviewers", "staff"))
     answer = _ask(user, "What dose of ibuprofen should I take for my back pain at work?")
     item = ReviewItem.objects.get(answer=answer)
     with pytest.raises(ApplicationError, match=r"\[9\]"):
@@ -303,7 +303,7 @@ def test_an_approved_answer_is_reused_for_a_similar_question_only_by_readers(
     staff, django_capture_on_commit_callbacks
 ) -> None:  # noqa: ANN001
     user, collection, docs = staff
-    reviewer = user_create(username="rev", groups=("reviewers",))
+    reviewer = user_create(username="rev", groups=("reviewers", "staff"))
     answer = _ask(user, "What dose of ibuprofen should I take for my back pain at work?")
     review_approve(item_id=ReviewItem.objects.get(answer=answer).pk, reviewer=reviewer)
     curated = ReusableAnswer.objects.get(origin="curated")
@@ -337,7 +337,7 @@ def test_an_approved_answer_is_reused_for_a_similar_question_only_by_readers(
 
 def test_thumbs_down_with_a_reason_enters_triage_and_incorrect_purges_reuse(staff, client) -> None:  # noqa: ANN001
     user, _, _ = staff
-    reviewer = user_create(username="rev", groups=("reviewers",))
+    reviewer = user_create(username="rev", groups=("reviewers", "staff"))
     held = _ask(user, "What dose of ibuprofen should I take for my back pain at work?")
     review_approve(item_id=ReviewItem.objects.get(answer=held).pk, reviewer=reviewer)
     reused = _ask(user, "What dose of ibuprofen should I take for back pain at work?")
@@ -351,14 +351,19 @@ def test_thumbs_down_with_a_reason_enters_triage_and_incorrect_purges_reuse(staf
     assert response.status_code == 200 and b"A reviewer will look at it" in response.content
     feedback = Feedback.objects.get(answer=reused)
     assert feedback.triage_state == "open" and feedback.reason == "incorrect"
-    assert not ReusableAnswer.objects.filter(active=True).exists(), "an incorrect answer is never served again"
+    # One user's "incorrect" does not withdraw a reviewer's decision for everyone: it waits in triage.
+    assert ReusableAnswer.objects.filter(active=True, origin="curated").exists()
 
     client.force_login(reviewer)
     page = client.get(reverse("qa:triage"))
     assert b"The nurse left last year." in page.content and b"Incorrect" in page.content
-    client.post(reverse("qa:triage"), {"feedback_id": feedback.pk, "state": "resolved", "note": "updated the doc"})
+    client.post(
+        reverse("qa:triage"),
+        {"feedback_id": feedback.pk, "state": "resolved", "note": "updated the doc", "withdraw": "yes"},
+    )
     feedback.refresh_from_db()
     assert feedback.triage_state == "resolved" and feedback.triaged_by == reviewer
+    assert not ReusableAnswer.objects.filter(active=True).exists(), "withdrawn by the reviewer: never served again"
 
 
 def test_feedback_rejects_unknown_reasons_and_other_users_answers(staff) -> None:  # noqa: ANN001
@@ -379,7 +384,7 @@ def test_review_pages_are_for_reviewers_and_filter_the_queue(staff, client) -> N
     client.force_login(user)
     assert client.get(reverse("qa:review")).status_code == 403
     assert client.get(reverse("qa:triage")).status_code == 403
-    reviewer = user_create(username="rev", groups=("reviewers",))
+    reviewer = user_create(username="rev", groups=("reviewers", "staff"))
     client.force_login(reviewer)
     page = client.get(reverse("qa:review"))
     assert b"ibuprofen" in page.content
