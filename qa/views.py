@@ -186,7 +186,8 @@ class CuratedExportView(ReviewerRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         response = HttpResponse(curated_export_jsonl(user=request.user), content_type="application/x-ndjson")
-        response["Content-Disposition"] = content_disposition_header(True, "verity-curated-cases.jsonl")
+        # Built by Django (quoted, or percent-encoded), like every file name Verity sends.
+        response["Content-Disposition"] = content_disposition_header(True, "verity-curated-cases.jsonl") or "attachment"
         return response
 
 
