@@ -115,6 +115,9 @@ def run_mode(label: str, env_extra: dict[str, str], items: list[dict], rounds: i
         REDIS_URL=settings.REDIS_URL,
         PYTHONUNBUFFERED="1",
         QA_CACHE_ENABLED="false",  # this benchmark measures generation; bench/cache_speed.py measures hits
+        # One bench user asks faster than a person may: no rate limits here.
+        VERITY_RATE_QUESTIONS_PER_MINUTE="0",
+        VERITY_RATE_API_PER_MINUTE="0",
         **env_extra,
     )
     web = subprocess.Popen(
