@@ -126,6 +126,7 @@ MIDDLEWARE = [
     "core.middleware.LoginRequiredForPagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -297,6 +298,31 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# --------------------------------------------------------------------------- content-security policy
+# The second line of defence against XSS: if markup ever got past answer rendering's sanitiser,
+# the browser still runs no inline script, no event-handler attribute, no eval and nothing from
+# another origin. Every page script is a file under static/js/ (tests/security/test_csp.py checks
+# that no page has an inline script), and htmx runs with allowEval off (see templates/base.html).
+# connect-src 'self' covers the websockets too: in CSP Level 3 'self' matches ws:// and wss:// on
+# the page's own host and port. Naming "ws:" or "wss:" would allow a socket to any host.
+# The admin and the Swagger UI need no exclusion: Django's admin has no inline script, and the
+# API docs page is the split Swagger view (its script served as a file) with its own, slightly
+# wider policy for one inline style block (config/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
 }
 
 # --------------------------------------------------------------------------- models

@@ -10,9 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CITATION = re.compile(r"\[(\d{1,3})\]")
+# A citation marker: "[1]", also with its brackets written as character references
+# ("&#91;1&#93;", "&lsqb;1&rsqb;"), which the answer renders as the same "[1]". One definition for
+# verification and rendering (qa.services.rendering links exactly these markers): a marker that
+# only one of them recognised would be shown as a citation without ever being checked.
+_CITATION_OPEN = r"(?:\[|&#0*91;|&#[xX]0*5[bB];|&lsqb;|&lbrack;)"
+_CITATION_CLOSE = r"(?:\]|&#0*93;|&#[xX]0*5[dD];|&rsqb;|&rbrack;)"
+CITATION = re.compile(rf"{_CITATION_OPEN}(\d{{1,3}}){_CITATION_CLOSE}")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[`*]?[A-Z0-9@_`\-])")
-_LEADING_CITATIONS = re.compile(r"^(?:\[\d{1,3}\]\s*)+")
+_LEADING_CITATIONS = re.compile(rf"^(?:{CITATION.pattern}\s*)+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+(?:[.,]\d+)*(?:e-?\d+)?")
 _NUMBER = re.compile(r"(?<![A-Za-z_\d.])-?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?(?![A-Za-z_\d])", re.IGNORECASE)
 NEGATION = re.compile(
@@ -281,7 +287,7 @@ def citations_of(text: str) -> list[int]:
 
 
 def strip_citations(text: str) -> str:
-    return re.sub(r"\s*\[\d{1,3}\]", "", text).strip()
+    return re.sub(rf"\s*{CITATION.pattern}", "", text).strip()
 
 
 def normalise(text: str) -> str:
