@@ -232,3 +232,34 @@ async def test_a_deactivated_user_is_disconnected() -> None:
     await sync_to_async(lambda: User.objects.filter(pk=user2.pk).update(is_active=False))()
     await communicator.send_to(text_data="hello?")
     await expect_close(communicator, 4403)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_documents_socket_stops_sending_rows_of_a_collection_the_user_lost(monkeypatch) -> None:  # noqa: ANN001
+    from channels.layers import get_channel_layer
+    from django.contrib.auth.models import Group
+
+    from ingestion.services.documents import collection_group_name, document_create_from_bytes, document_status_payload
+    from tests.factories import collection_create
+
+    monkeypatch.setattr("ingestion.consumers.RECHECK_SECONDS", 0.0)  # re-check before every event
+    user, cookie = await signed_in("lost-reader", groups=("hr",))
+
+    def make_document() -> tuple[int, dict]:
+        collection = collection_create(name="HR", groups=("hr",))
+        document = document_create_from_bytes(
+            collection=collection, data=b"# Salaries\n\nSecret.", source_name="salaries.md", enqueue=False
+        ).document
+        return collection.pk, document_status_payload(document)
+
+    collection_id, payload = await sync_to_async(make_document)()
+    communicator = socket("/ws/documents/", cookie=cookie)
+    assert (await communicator.connect())[0]
+    layer = get_channel_layer()
+    await layer.group_send(collection_group_name(collection_id), {"type": "ingestion.status", "document": payload})
+    assert "salaries.md" in await communicator.receive_from(timeout=5)  # a reader sees the row
+
+    await sync_to_async(lambda: user.groups.remove(Group.objects.get(name="hr")))()
+    await layer.group_send(collection_group_name(collection_id), {"type": "ingestion.status", "document": payload})
+    assert await communicator.receive_nothing(timeout=1), "a former reader still received the collection's rows"
+    await communicator.disconnect()
