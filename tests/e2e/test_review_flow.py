@@ -28,7 +28,7 @@ def test_held_answer_is_approved_by_a_reviewer_and_appears_live(
 
     celery_worker_for(settings.REDIS_URL, database_url_for(settings.DATABASES["default"]["NAME"]))
     user_create(username="asker", groups=("staff",))
-    user_create(username="checker", groups=("reviewers",))
+    user_create(username="checker", groups=("reviewers", "staff"))  # reviewers see what they may read
     collection = collection_create(name="Staff handbook", groups=("staff",))
     document = document_create_from_bytes(
         collection=collection, data=WELLNESS, source_name="wellness.md", enqueue=False
