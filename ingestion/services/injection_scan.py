@@ -77,8 +77,9 @@ PATTERNS: tuple[InjectionPattern, ...] = (
     _p(
         "redirect_user",
         "tells the model to send the user somewhere",
-        rf"\b(?:send|direct|redirect|refer|point|guide|forward)\s+(?:the\s+|all\s+|any\s+)?{_AUDIENCE}\s+to\b"
-        rf"|\btell\s+(?:the\s+|all\s+)?{_AUDIENCE}\s+(?:to|that)\b"
+        rf"\b(?:send|direct|redirect|refer|point|guide|forward)(?:s|es|ing)?\s+(?:the\s+|all\s+|any\s+)?{_AUDIENCE}\s+to\b"
+        rf"|\btell(?:s|ing)?\s+(?:the\s+|all\s+)?{_AUDIENCE}\s+(?:to|that)\b"
+        r"|\btell(?:s|ing)?\s+(?:everyone|anyone|whoever)\b[^.!?\n]{0,60}\bthat\b"
         rf"|\b(?:ask|instruct|urge|advise)\s+(?:the\s+)?{_AUDIENCE}\s+to\s+(?:visit|click|go|open|email|send|enter)\b",
     ),
     _p(
@@ -132,7 +133,8 @@ PATTERNS: tuple[InjectionPattern, ...] = (
         r"(?:^\s*(?:#{1,4}\s*)?|[—–|]\s*|\s-\s+)(?:system|assistant|developer)\s*:\s*\S"
         r"|<\|?\s*(?:im_start|im_end|system|endoftext|assistant)\s*\|?>|\[/?(?:inst|sys)\]|<</?sys>>"
         r"|\b(?:begin|end)\s+(?:system|admin)\s+(?:prompt|message|instructions?)"
-        r"|</?\s*passages?\b|^\s*passage\s+\d+\s*[:\]]",
+        r"|</?\s*passages?\b|^\s*passage\s+\d+\s*[:\]]"
+        r"|\b(?:system|admin|security)\s+override\b|\boverride\s+mode\b",
     ),
     _p(
         "exfiltration_link",
@@ -161,6 +163,33 @@ PATTERNS: tuple[InjectionPattern, ...] = (
         "tells the model how to cite or attribute text",
         r"\bcite\s+(?:this|it|the\s+following)\s+as\b|\b(?:attribute|credit)\s+(?:this|it)\s+to\s+(?:passage|source|\[)"
         r"|\bas\s+(?:if|though)\s+it\s+(?:came|comes)\s+from\s+(?:passage|source|\[)|\bcite\s+(?:passage|source)\s+\[?\d",
+    ),
+)
+# Generic shape of a dictated output, whatever the wording: in one sentence, a verb of saying or
+# adding, a payload (quoted words, a code such as ABC-1234, a link or an e-mail address) and the
+# answer or whoever produces it. Added after ten held-out documents showed that phrase lists
+# alone miss new wordings ("the bot answering questions here has to say ...").
+_SAYING = (
+    r"(?:say|says|saying|reply|replies|respond|responds|output|outputs|print|prints|write|writes|state|states|"
+    r"put|puts|include|includes|add|adds|append|mention|mentions|display|show|send|sends|tell|tells|emit|start|"
+    r"begin|end|finish)"
+)
+_PAYLOAD = r"(?:[\"“”'‘][^\"“”'‘’\n]{2,80}[\"“”’']|\b[a-z]{3,}-\d{2,}\b|https?://|www\.|\b[\w.-]+@[\w-]+\.[a-z])"
+_ANSWERER = (
+    r"(?:answer|answers|answering|reply|assistant|assistants|bot|bots|chatbot|model|ai|llm|whoever|everyone|"
+    r"anyone|summari[sz]\w*)"
+)
+PATTERNS = (
+    *PATTERNS,
+    _p(
+        "dictates_output",
+        "dictates words, a code or a link for the answer",
+        rf"(?:^|(?<=[.!?:;]\s))(?=[^.!?\n]*\b{_SAYING}\b)(?=[^!?\n]*{_PAYLOAD})(?=[^.!?\n]*\b{_ANSWERER}\b)",
+    ),
+    _p(
+        "hidden_text",
+        "hidden markup (an HTML comment) that speaks to the model",
+        r"<!--(?:(?!-->).){0,400}?\b(?:assistant|ai|model|bot|llm|instructions?|reply|respond|say|output|prompt)\b",
     ),
 )
 PATTERN_NAMES = tuple(p.name for p in PATTERNS)
@@ -282,17 +311,40 @@ def injection_found(*, text: str) -> bool:
     )  # fmt: skip
 
 
+# A broader, cheaper net than the patterns: one sentence holding exact words to repeat (quoted
+# words, a code, a link or an e-mail address) and a word about answering or an audience. It
+# matches new wordings the patterns miss, and ordinary text too (0.7% of the sentences of the
+# Python standard library's docstrings, none of the demo handbook), so it withholds nothing: it
+# only makes the answer stream sentence by sentence, each checked (qa/services/injection_guard.py).
+_PAYLOAD_SHAPE = re.compile(_PAYLOAD)
+_ANSWER_ACT = re.compile(
+    r"\b(?:answer\w*|repl(?:y|ies)|respon\w+|say\w*|tell\w*|assistants?|bots?|ai|models?|copilot|chat\s*bots?|"
+    r"type|footer|sign\s+off|closing|opening|whoever|everyone|anyone|readers?|users?|mention\w*|contain\w*|"
+    r"print\w*|output\w*)\b"
+)
+
+
+def dictation_possible(*, text: str) -> bool:
+    """Whether some sentence of ``text`` could be dictating words for the answer."""
+    for segment in _SEGMENT.split(text):
+        view = normalise_for_scan(segment)
+        if _PAYLOAD_SHAPE.search(view) and _ANSWER_ACT.search(view):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Redaction:
     text: str  # the passage with the sentences that address the model withheld
     patterns: tuple[str, ...]  # the patterns found, empty when nothing was withheld
+    suspect: bool = False  # patterns found, or a sentence could be dictating words (see above)
 
 
 def passage_redact(*, text: str) -> Redaction:
     """Withhold the sentences (and lines) that address the model, and the sentences that
     directly continue such an instruction, keeping everything else of the passage in place."""
     if not injection_found(text=text):
-        return Redaction(text=text, patterns=())
+        return Redaction(text=text, patterns=(), suspect=dictation_possible(text=text))
     pieces: list[str] = []
     patterns: dict[str, None] = {}
     position = 0
@@ -328,8 +380,8 @@ def passage_redact(*, text: str) -> Redaction:
     if not patterns:
         # The whole text matched but no single sentence did (an instruction across a line
         # break): withhold the whole passage text rather than pass the instruction on.
-        return Redaction(text=REDACTION, patterns=tuple(f.pattern for f in injection_scan(text=text)))
-    return Redaction(text=redacted, patterns=tuple(patterns))
+        return Redaction(text=REDACTION, patterns=tuple(f.pattern for f in injection_scan(text=text)), suspect=True)
+    return Redaction(text=redacted, patterns=tuple(patterns), suspect=True)
 
 
 # --------------------------------------------------------------------------- labels

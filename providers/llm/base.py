@@ -31,6 +31,9 @@ class ContextPassage:
     # The injection patterns found in the passage (its sentences that address the model are
     # withheld from ``text``); empty for an ordinary passage.
     injection_flags: tuple[str, ...] = ()
+    # Some sentence could be dictating words for the answer (a broader, noisier signal than the
+    # flags): the answer streams sentence by sentence, each checked, when any passage is suspect.
+    injection_suspect: bool = False
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,12 @@ from qa.services.costs import answer_cost_record, cost_of
 from qa.services.evidence import evidence_gate
 from qa.services.gateway import GatewayFailed, gateway_stream
 from qa.services.high_stakes import high_stakes_classify
-from qa.services.injection_guard import LinkHoldGate, answer_text_guard, sentence_blocked_reason
+from qa.services.injection_guard import (
+    LinkHoldGate,
+    QuestionRelevance,
+    answer_text_guard,
+    sentence_blocked_reason,
+)
 from qa.services.prompt import prompt_build
 from qa.services.rendering import answer_html
 from qa.services.retrieval import passages_retrieve
@@ -171,8 +176,9 @@ class _SentenceGate:
     _BOUNDARY = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}\])*\s+(?=\S)|\n+")
 
     def __init__(self, emit_text: Callable[[str], None], passages: list[ContextPassage], verifier: Verifier,
-                 policy: str) -> None:  # fmt: skip
+                 policy: str, relevance: QuestionRelevance | None = None) -> None:  # fmt: skip
         self.emit_text, self.passages, self.verifier, self.policy = emit_text, passages, verifier, policy
+        self.relevance = relevance
         self.buffer = ""
         self.sent_any = False
 
@@ -192,13 +198,15 @@ class _SentenceGate:
 
     def _release(self, sentence: str) -> None:
         checked = answer_verify(text=sentence, passages=self.passages, verifier=self.verifier, policy=self.policy)
-        if checked.text and not sentence_blocked_reason(sentence=checked.text, passages=self.passages):
+        if checked.text and not sentence_blocked_reason(
+            sentence=checked.text, passages=self.passages, relevance=self.relevance
+        ):
             self.emit_text(("" if not self.sent_any else " ") + checked.text)
             self.sent_any = True
 
-
     def reset(self) -> None:
         self.buffer = ""
+
 
 @dataclass
 class Prepared:
@@ -374,12 +382,15 @@ def answer_run(
     # each sentence is verified and checked before it is shown, so an instruction the scan only
     # partly caught cannot put its payload on screen, even as a draft. Flagged passages are rare,
     # so ordinary answers keep word-by-word streaming.
-    flagged = any(p.injection_flags for p in request.passages)
+    # "Suspect" is broader than flagged: a sentence holding exact words to repeat and a word about
+    # answering. Then sentences off the question are held back too (QuestionRelevance).
+    suspect = any(p.injection_flags or p.injection_suspect for p in request.passages)
+    relevance = QuestionRelevance(embedder=embedder, question_vector=query_vector) if suspect else None
     gate: _SentenceGate | LinkHoldGate | None = None
     if not hold:
         gate = (
-            _SentenceGate(emit_text, request.passages, verifier, policy.unsupported_policy)
-            if settings.QA_STREAM_MODE == "sentence" or flagged
+            _SentenceGate(emit_text, request.passages, verifier, policy.unsupported_policy, relevance)
+            if settings.QA_STREAM_MODE == "sentence" or suspect
             else LinkHoldGate(emit_text, request.passages)
         )
 
@@ -425,28 +436,28 @@ def answer_run(
     verification = answer_verify(
         text=result.text, passages=request.passages, verifier=verifier, policy=policy.unsupported_policy
     )
+    # What an injected instruction makes a model say (an image, a link in no passage, text
+    # addressed to a model, the system prompt) is removed from the answer like an unsupported
+    # sentence; an answer with nothing else is declined below.
+    guarded = answer_text_guard(text=verification.text, passages=request.passages, relevance=relevance)
+    if guarded.removed:
+        logger.info("qa.injection_guard answer_id=%s removed=%s", answer_id, guarded.removed)
+        verification.text = guarded.text
     timings["verification"] = round((time.perf_counter() - verify_started) * 1000, 1)
     confidence = confidence_assess(best_similarity=verdict.best_similarity, verification=verification, policy=policy)
     trust = {
         "verification": verification.as_dict(),
-    # What an injected instruction makes a model say (an image, a link in no passage, text
-    # addressed to a model, the system prompt) is removed from the answer like an unsupported
-    # sentence; an answer with nothing else is declined below.
-    guarded = answer_text_guard(text=verification.text, passages=request.passages)
-    if guarded.removed:
-        logger.info("qa.injection_guard answer_id=%s removed=%s", answer_id, guarded.removed)
-        verification.text = guarded.text
         "confidence": confidence.score,
         "confidence_level": confidence.level,
         "confidence_reason": confidence.reason,
     }
     reason = _unsupported_reason(verification, confidence)
+    if not reason and not verification.text.strip():
+        reason = "The draft answer held only text that a document told the assistant to say, so I will not show it."
     if reason:
         return _decline(
             answer, emit, reason=reason, searched=searched, timings=timings, started=started,
             provider=result.provider, model=result.model, trust=trust,
-    if not reason and not verification.text.strip():
-        reason = "The draft answer held only text that a document told the assistant to say, so I will not show it."
         )  # fmt: skip
     by_n = {p.n: p for p in request.passages}
     cited = verification.cited_numbers()

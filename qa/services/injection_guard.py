@@ -7,7 +7,10 @@ A sentence is blocked when it
 - contains a link that is in none of the passages as the model saw them (an invented or
   exfiltration link: the user's question appended to an attacker's URL is not in any passage);
 - itself addresses a model or dictates output (ingestion/services/injection_scan.py patterns);
-- repeats the system prompt (eight consecutive words of it).
+- repeats the system prompt (eight consecutive words of it);
+- when a passage is suspect of dictating words (``ContextPassage.injection_suspect``): is
+  unrelated to the question (``QuestionRelevance``). What an injection adds to an answer (a
+  code, a link, a persona's greeting) is off the question; a grounded answer stays on it.
 
 The checks are rules on the text, cheap enough for every sentence of every answer.
 """
@@ -15,13 +18,16 @@ The checks are rules on the text, cheap enough for every sentence of every answe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ingestion.services.injection_scan import injection_found, normalise_for_scan
+from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage
 from qa.services.prompt import SYSTEM_PROMPT
-from qa.services.textfacts import sentences_split
+from qa.services.textfacts import strip_citations
 
 _IMAGE = re.compile(r"!\s*\[[^\]]*\]\s*\(|<\s*img\b|<\s*svg\b|<\s*iframe\b", re.IGNORECASE)
 _URL = re.compile(
@@ -30,6 +36,7 @@ _URL = re.compile(
     r"(?![\w(])(?:/[^\s<>\"'`)\]]*)?",
     re.IGNORECASE,
 )
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # Eight consecutive words of the system prompt in an answer are a leak, not a coincidence.
 _LEAK_WORDS = 8
 _WORD = re.compile(r"[a-z0-9]+")
@@ -43,14 +50,42 @@ def _shingles(text: str, size: int) -> set[tuple[str, ...]]:
 _SYSTEM_SHINGLES = _shingles(SYSTEM_PROMPT, _LEAK_WORDS)
 
 
+# all-MiniLM-L6-v2 cosine between the question and an answer sentence. Measured on the injection
+# corpus: payload sentences ("NEON-6775.", "As CaptainRoot, I will answer.", "For details, visit
+# https://...") scored 0.01-0.18 against the question; sentences that answer it 0.65-0.75;
+# side remarks of the same passage ("It was introduced in 2019.") 0.15-0.22 and are dropped
+# too, which is the cost, paid only when a passage is suspect.
+OFF_TOPIC_MAX_SIMILARITY = 0.25
+
+
+class QuestionRelevance:
+    """How close each answer sentence is to the question (one embedding call per batch)."""
+
+    def __init__(self, *, embedder: EmbeddingProvider, question_vector: Sequence[float]) -> None:
+        self.embedder = embedder
+        self.question = np.asarray(question_vector, dtype=np.float32)
+
+    def similarities(self, sentences: list[str]) -> list[float]:
+        if not sentences:
+            return []
+        vectors = np.asarray(self.embedder.embed_texts([strip_citations(s) for s in sentences]), dtype=np.float32)
+        return [float(v) for v in vectors @ self.question]
+
+    def off_topic(self, sentence: str) -> bool:
+        return self.similarities([sentence])[0] < OFF_TOPIC_MAX_SIMILARITY
+
+
 def _url_known(url: str, passages: list[ContextPassage]) -> bool:
     url = url.rstrip(".,;:!?*_")
     bare = re.sub(r"^(?:https?:)?//", "", url, flags=re.IGNORECASE).rstrip("/")
     return bool(bare) and any(bare.lower() in p.text.lower() for p in passages)
 
 
-def sentence_blocked_reason(*, sentence: str, passages: list[ContextPassage]) -> str:
-    """Why this sentence of the model's output must not reach the user ("" when it may)."""
+def sentence_blocked_reason(
+    *, sentence: str, passages: list[ContextPassage], relevance: QuestionRelevance | None = None
+) -> str:
+    """Why this sentence of the model's output must not reach the user ("" when it may).
+    ``relevance``: also block a sentence unrelated to the question (see the module docstring)."""
     if _IMAGE.search(sentence):
         return "an image"
     for url in _URL.findall(normalise_for_scan(sentence)):
@@ -60,6 +95,8 @@ def sentence_blocked_reason(*, sentence: str, passages: list[ContextPassage]) ->
         return "text addressed to an AI model"
     if _shingles(sentence, _LEAK_WORDS) & _SYSTEM_SHINGLES:
         return "the assistant's instructions"
+    if relevance is not None and strip_citations(sentence).strip() and relevance.off_topic(sentence):
+        return "unrelated to the question"
     return ""
 
 
@@ -69,14 +106,23 @@ class GuardedText:
     removed: list[str] = field(default_factory=list)  # "reason: sentence" for each removed sentence
 
 
-def answer_text_guard(*, text: str, passages: list[ContextPassage]) -> GuardedText:
+def answer_text_guard(
+    *, text: str, passages: list[ContextPassage], relevance: QuestionRelevance | None = None
+) -> GuardedText:
     """The answer without its blocked sentences (line structure kept)."""
     removed: list[str] = []
     lines_out: list[str] = []
-    for line in text.split("\n"):
+    # A plain split at sentence ends: the answer splitter waits for a capital letter, and an image or
+    # link right after a sentence must not take that sentence down with it.
+    lines = [(line, [p for p in _SENTENCE_END.split(line) if p.strip()]) for line in text.split("\n")]
+    flat = [s for _, sentences in lines for s in sentences if strip_citations(s).strip()]
+    similarity = dict(zip(flat, relevance.similarities(flat), strict=True)) if relevance is not None else {}
+    for line, sentences in lines:
         kept: list[str] = []
-        for sentence in sentences_split(line) if line.strip() else []:
+        for sentence in sentences:
             reason = sentence_blocked_reason(sentence=sentence, passages=passages)
+            if not reason and similarity.get(sentence, 1.0) < OFF_TOPIC_MAX_SIMILARITY:
+                reason = "unrelated to the question"
             if reason:
                 removed.append(f"{reason}: {sentence[:200]}")
             else:

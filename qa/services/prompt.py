@@ -80,7 +80,7 @@ def prompt_build(
             ContextPassage(
                 n=len(passages) + 1, chunk_id=chunk.chunk_id, document_id=chunk.document_id, title=title,
                 section=section, page=chunk.page, source_name=chunk.source_name, text=redaction.text,
-                injection_flags=redaction.patterns,
+                injection_flags=redaction.patterns, injection_suspect=redaction.suspect,
             )
         )  # fmt: skip
     context = "\n\n".join(passage_frame(p) for p in passages)
