@@ -55,12 +55,17 @@ class DocumentsUploadForm(forms.Form):
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ("title", "collection", "status", "progress", "chunk_count", "version", "size_bytes", "created_at")
-    list_filter = ("status", "collection", "file_format")
+    list_display = (
+        "title", "collection", "status", "progress", "chunk_count", "version", "size_bytes", "injection_flagged",
+        "created_at",
+    )  # fmt: skip
+    # "Injection flagged": documents whose text addresses the model, for an admin to review.
+    list_filter = ("status", "injection_flagged", "collection", "file_format")
     search_fields = ("title", "source_name", "content_hash")
     readonly_fields = (
         "content_hash", "size_bytes", "status", "progress", "error", "error_detail", "uploaded_by", "file_format", "is_current",
         "replaces", "version", "page_count", "char_count", "chunk_count", "attempts", "started_at", "finished_at",
+        "injection_flagged", "injection_flags",
     )  # fmt: skip
     change_list_template = "admin/ingestion/document/change_list.html"
 

@@ -46,6 +46,16 @@ _COMMANDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "say",
         re.compile(
+            rf"(?:\b(?:closing|opening|final|first|last)\s+(?:line|words?|sentence)\s+(?:is|are|should\s+be|must\s+be)|"
+            rf"\bsign\s+off\s+with|\b(?:footer|header|signature|postscript|tagline)|"
+            rf"\b(?:reply|answer|response|output)\s+(?:has\s+to|must|should|needs?\s+to)\s+(?:contain|include|mention|say|read)"
+            rf"|\b{_SAY}\s+the\s+words)\s*:?\s*(?:{_QUOTED}|{_CODE})",
+            re.I,
+        ),
+    ),
+    (
+        "say",
+        re.compile(
             rf"\b{_SAY}\b(?:\s+(?:only|exactly|just|verbatim|simply|with|the|word|phrase|text|code|"
             rf"string|following|sentence|that|is))*\s*:?\s*{_QUOTED}",
             re.I,
@@ -83,7 +93,8 @@ _COMMANDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "claim",
         re.compile(
-            r"\b(?:tell|inform|remind)\s+(?:the\s+|all\s+)?(?:user|reader|customer|employee)s?\s+that\s+"
+            r"\b(?:tell|inform|remind)\s+(?:the\s+|all\s+)?(?:user|reader|customer|employee|everyone|anyone)s?\b"
+            r"[^.]{0,40}?\s+that\s+"
             r"(.{3,200}?)(?:\s+and\s+cite|[.!](?:\s|$)|$)",
             re.I,
         ),
@@ -99,7 +110,7 @@ _COMMANDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "link",
         re.compile(
-            rf"\b(?:send|direct|redirect|refer|point|forward)\s+(?:the\s+|all\s+)?(?:user|reader|customer|"
+            rf"\b(?:send|direct|redirect|refer|point|forward)(?:s|es)?\s+(?:the\s+|all\s+)?(?:user|reader|customer|"
             rf"visitor|employee)s?\s+to\s+{_URL}",
             re.I,
         ),

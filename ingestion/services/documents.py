@@ -19,6 +19,7 @@ from core.realtime import broadcast_on_commit
 from ingestion.models import Collection, Document, DocumentStatus
 from ingestion.parsers import UnsupportedFileType, file_format_of
 from ingestion.selectors.collections import collection_list_uploadable
+from ingestion.services.injection_scan import label_clean
 from ingestion.signals import document_changed
 
 
@@ -51,6 +52,7 @@ def document_status_payload(document: Document) -> dict[str, object]:
         # Rendered only for document admins (templates/ingestion/_document_row.html).
         "error_detail": document.error_detail,
         "chunk_count": document.chunk_count,
+        "injection_flagged": document.injection_flagged,
     }
 
 
@@ -112,7 +114,9 @@ def document_create_from_bytes(
     filename = PurePath(source_name).name or "document"
     document = Document(
         collection=collection,
-        title=title or PurePath(filename).stem.replace("_", " ").replace("-", " ").strip() or filename,
+        # Titles are uploader-controlled and reach the prompt: cleaned like parsed titles.
+        title=label_clean(title or PurePath(filename).stem.replace("_", " ").replace("-", " ").strip() or filename)
+        or "Untitled document",
         source_name=source_name,
         content_hash=digest,
         size_bytes=len(data),

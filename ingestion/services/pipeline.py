@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from ingestion.models import Chunk, Document, DocumentStatus
 from ingestion.parsers import ParseError, ParseLimits, parse_document
-from ingestion.services.chunking import chunk_document
+from ingestion.services.chunking import ChunkDraft, chunk_document
 from ingestion.services.documents import document_status_broadcast, document_status_set, failure_detail
+from ingestion.services.injection_scan import injection_scan
 from ingestion.signals import document_changed
 from providers.embeddings.base import EmbeddingProvider
 from providers.registry import embedding_provider_default
@@ -85,6 +86,7 @@ def document_process(*, document_id: int, embedder: EmbeddingProvider | None = N
     document_status_set(document_id=document_id, status=DocumentStatus.CHUNKING, progress=20)
     drafts = chunk_document(parsed)
     title = parsed.title or document.title
+    injection_flags = document_injection_findings(labels=parsed.original_labels, chunks=drafts)
 
     document_status_set(document_id=document_id, status=DocumentStatus.EMBEDDING, progress=30)
     vectors: list[list[float]] = []
@@ -117,6 +119,7 @@ def document_process(*, document_id: int, embedder: EmbeddingProvider | None = N
         title=title,
         parsed_pages=parsed.page_count,
         char_count=parsed.char_count,
+        injection_flags=injection_flags,
     )
     seconds = time.perf_counter() - started
     logger.info(
@@ -125,9 +128,31 @@ def document_process(*, document_id: int, embedder: EmbeddingProvider | None = N
     return ProcessResult(document_id, DocumentStatus.READY, len(chunks), seconds)
 
 
+# An admin reviews the findings; past this many the list says enough (a document built to
+# trip the scan should not store megabytes of excerpts).
+INJECTION_FLAGS_MAX = 50
+
+
+def document_injection_findings(*, labels: list[str], chunks: list[ChunkDraft]) -> list[dict[str, object]]:
+    """What in a document addresses the model: each finding with its pattern, reason, excerpt
+    and where it is (a title or heading, or the chunk's ordinal)."""
+    findings: list[dict[str, object]] = []
+    for label in labels:
+        findings.extend({**f.as_dict(), "where": "title or heading"} for f in injection_scan(text=label))
+    for draft in chunks:
+        findings.extend({**f.as_dict(), "where": f"chunk {draft.ordinal}"} for f in injection_scan(text=draft.text))
+    return findings[:INJECTION_FLAGS_MAX]
+
+
 @transaction.atomic
 def _chunks_write(
-    *, document_id: int, chunks: list[Chunk], title: str, parsed_pages: int | None, char_count: int
+    *,
+    document_id: int,
+    chunks: list[Chunk],
+    title: str,
+    parsed_pages: int | None,
+    char_count: int,
+    injection_flags: list[dict[str, object]],
 ) -> int | None:
     # The row lock serialises two runs of the same document (a redelivered task racing the
     # original): the second waits, then replaces the first's chunks instead of adding to them.
@@ -151,6 +176,8 @@ def _chunks_write(
     document.page_count = parsed_pages
     document.char_count = char_count
     document.chunk_count = len(chunks)
+    document.injection_flags = injection_flags
+    document.injection_flagged = bool(injection_flags)
     document.is_current = True
     document.replaces = None
     document.status = DocumentStatus.READY
