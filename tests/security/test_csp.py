@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from ingestion.models import Chunk
 from qa.models import Answer, AnswerStatus, Citation, Conversation, ReviewItem, ReviewReason
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, CSPViolations, browser_page, sign_in  # noqa: F401 (fixture)
 from tests.factories import collection_create, document_ingest, user_create
 from tests.qa.conftest import HANDBOOK
 from tests.security.xss_payloads import parse_html
@@ -158,3 +159,64 @@ def test_page_scripts_are_files_that_exist() -> None:
         referenced.update(re.findall(r"""\{% static ['"]js/([^'"]+)['"] %\}""", template.read_text()))
     assert {"chat.js", "documents.js", "source.js", "connection.js"} <= referenced
     assert all((STATIC_JS / name).is_file() for name in referenced)
+
+
+# --------------------------------------------------------------------------- in a real browser
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_and_the_api_docs_work_under_the_policy_in_a_browser(
+    daphne_server: str,
+    browser_page,  # noqa: ANN001, F811 (the fixture imported from tests/e2e/conftest.py)
+    artifacts_dir: Path,
+) -> None:
+    """browser_page fails the test on any policy violation in the console."""
+    from playwright.sync_api import expect
+
+    user_create(username="csp-browser-admin", superuser=True)
+    page = browser_page
+    sign_in(page, daphne_server, "csp-browser-admin", "/admin/")
+    expect(page.locator("#site-name")).to_be_visible()
+    page.goto(f"{daphne_server}/admin/qa/answer/")
+    expect(page.locator("#changelist")).to_be_visible()
+    page.goto(f"{daphne_server}/admin/auth/user/add/")
+    expect(page.locator("#user_form")).to_be_visible()
+    page.goto(f"{daphne_server}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Verity API", timeout=15_000)
+    page.screenshot(path=str(artifacts_dir / "issue10-api-docs-under-csp.png"))
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_browser_refuses_injected_inline_code_on_the_chat_page(daphne_server: str, monkeypatch) -> None:  # noqa: ANN001
+    """If markup ever got past the sanitiser, the policy still stops it: an event handler and an
+    inline script added to the live chat page do not run, and the browser reports both."""
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    user_create(username="csp-probe")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            violations = CSPViolations()
+            violations.watch(page)
+            sign_in(page, daphne_server, "csp-probe", "/chat/")
+            expect(page.locator("#connection")).to_have_text("live", timeout=10_000)
+            assert violations.messages == [], "the page itself needs nothing the policy forbids"
+            page.evaluate(
+                """() => {
+                  const box = document.getElementById("messages");
+                  box.insertAdjacentHTML("beforeend", '<img src="/static/none.png" onerror="window.__pwned = 1">');
+                  const script = document.createElement("script");
+                  script.textContent = "window.__pwned2 = 1";
+                  document.body.appendChild(script);
+                }"""
+            )
+            page.wait_for_timeout(500)
+            assert page.evaluate("() => [window.__pwned, window.__pwned2]") == [None, None]
+            assert len(violations.messages) >= 2, violations.messages
+        finally:
+            browser.close()
