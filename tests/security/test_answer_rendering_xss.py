@@ -257,9 +257,10 @@ def test_a_reviewers_edit_served_as_a_curated_answer_is_inert(db, client, django
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_the_websockets_final_fragment_is_inert(corpus) -> None:  # noqa: ANN001
-    """The chat consumer renders the pipeline's ``qa.final`` event (answer_payload) into the
-    out-of-band fragment the page swaps in."""
+async def test_the_websockets_fragments_are_inert(corpus) -> None:  # noqa: ANN001
+    """The chat consumer turns the pipeline's events into out-of-band fragments the page swaps
+    in: streamed words, status lines and failures are escaped text; the final answer
+    (answer_payload) is the sanitised rendering."""
     reader = corpus["reader"]
     answers = corpus["answers"]
     communicator = WebsocketCommunicator(ChatConsumer.as_asgi(), "/ws/chat/")
@@ -267,14 +268,25 @@ async def test_the_websockets_final_fragment_is_inert(corpus) -> None:  # noqa: 
     connected, _ = await communicator.connect()
     assert connected
     layer = get_channel_layer()
+    group = user_group(reader.pk)
     try:
         payloads = await sync_to_async(
             lambda: [answer_payload(Answer.objects.prefetch_related("citations").get(pk=a.pk)) for a in answers]
         )()
-        for payload in payloads:
-            await layer.group_send(user_group(reader.pk), {"type": "qa.final", "answer_id": payload["id"], **payload})
+        for payload, text in zip(payloads, STORABLE_PAYLOADS, strict=True):
+            await layer.group_send(group, {"type": "qa.final", "answer_id": payload["id"], **payload})
             fragment = await communicator.receive_from(timeout=10)
-            assert page_problems(fragment, is_answer=_answer_text, where=f"ws {payload['id']}") == []
+            assert page_problems(fragment, is_answer=_answer_text, where=f"ws final {payload['id']}") == []
+            for event in ("qa.token", "qa.status", "qa.failed"):
+                await layer.group_send(
+                    group, {"type": event, "answer_id": payload["id"], "text": text, "message": text}
+                )
+                fragment = await communicator.receive_from(timeout=10)
+                body = parse_html(fragment).find("body")
+                assert body is not None and len(body) == 1, (event, fragment)
+                words = [e for e in body[0] if e.tag != "span" or e.get("class") != "spinner"]
+                assert words == [], f"{event}: {text!r} became elements"
+                assert "".join(body[0].itertext()) == text.replace("\r\n", "\n").replace("\r", "\n")
     finally:
         await communicator.disconnect()
 
