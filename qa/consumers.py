@@ -15,6 +15,7 @@ from django.utils.html import escape
 
 from core.consumers import VerityConsumer
 from core.errors import ApplicationError
+from core.params import id_param
 from core.services.rate_limits import RateScope, rate_limit_consume
 from qa.models import FeedbackReason
 from qa.selectors import answers_in_progress, conversation_get
@@ -55,8 +56,13 @@ class ChatConsumer(VerityConsumer):
         user = self.user
         query = parse_qs(self.scope.get("query_string", b"").decode())
         requested = (query.get("conversation") or [""])[0]
-        if requested.isdigit():
-            conversation = await database_sync_to_async(conversation_get)(user=user, conversation_id=int(requested))
+        try:
+            # str.isdigit() admits "²" and "٣", which int() then refuses or misreads.
+            requested_id: int | None = id_param(requested, name="conversation") if requested else None
+        except ApplicationError:
+            requested_id = None  # not one of this user's conversations: a new one starts
+        if requested_id is not None:
+            conversation = await database_sync_to_async(conversation_get)(user=user, conversation_id=requested_id)
             if conversation is not None:
                 self.conversation_id = conversation.pk
         await self.accept()

@@ -94,3 +94,16 @@ async def test_losing_collection_access_mid_socket_narrows_the_next_question(rea
     assert second.status == AnswerStatus.DECLINED and "260" not in second.text
     assert await sync_to_async(second.citations.count)() == 0
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize("conversation", ["²", "٣", "-1", "99999999999999999999999", "abc", "1e3"])
+async def test_a_hostile_conversation_id_opens_a_new_conversation_instead_of_crashing(conversation: str) -> None:
+    from urllib.parse import quote
+
+    _, cookie = await signed_in("tinkerer")
+    communicator = socket(f"/ws/chat/?conversation={quote(conversation)}", cookie=cookie)
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_to(text_data=json.dumps({"question": "   "}))
+    assert "type a question" in await communicator.receive_from(timeout=5)
+    await communicator.disconnect()
