@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from core.throttles import QuestionRateThrottle, throttles_with
 from qa.selectors import answer_list_for, conversation_get, conversation_list
-from qa.services.answering import answer_create, answer_payload, answer_run
+from qa.services.answering import answer_create, answer_payload, answer_payloads_for_reader, answer_run
 
 
 class AskInputSerializer(serializers.Serializer):
@@ -48,7 +48,8 @@ class AnswerSerializer(serializers.Serializer):
     conversation_id = serializers.IntegerField()
     question = serializers.CharField()
     status = serializers.ChoiceField(
-        choices=["answered", "declined", "failed", "pending", "streaming", "pending_review"]
+        # "withheld": the answer drew on documents this reader can no longer read.
+        choices=["answered", "declined", "failed", "pending", "streaming", "pending_review", "withheld"]
     )
     answer = serializers.CharField(allow_blank=True)
     decline_reason = serializers.CharField(allow_blank=True)
@@ -151,5 +152,8 @@ class ConversationDetailApi(APIView):
         if conversation is None:
             raise NotFound("no such conversation")
         return Response(
-            AnswerSerializer([answer_payload(a) for a in answer_list_for(conversation=conversation)], many=True).data
+            AnswerSerializer(
+                answer_payloads_for_reader(answers=list(answer_list_for(conversation=conversation)), user=request.user),
+                many=True,
+            ).data
         )

@@ -29,7 +29,7 @@ from qa.selectors import (
     review_queue,
     triage_list,
 )
-from qa.services.answering import answer_payload
+from qa.services.answering import answer_payloads_for_reader
 from qa.services.conversations import conversation_delete, conversation_rename
 from qa.services.curated import curated_export_jsonl
 from qa.services.feedback import feedback_submit, feedback_triage
@@ -40,7 +40,10 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
     names = list(collection_list_readable(user=request.user).values_list("name", flat=True))
     answers = list(answer_list_for(conversation=conversation)) if conversation else []
     given = feedback_of(user=request.user, answer_ids=[a.pk for a in answers])
-    exchanges = [{**answer_payload(a), "feedback": given.get(a.pk)} for a in answers]
+    exchanges = [
+        {**payload, "feedback": given.get(payload["id"])}
+        for payload in answer_payloads_for_reader(answers=answers, user=request.user)
+    ]
     return render(
         request,
         "qa/chat.html",

@@ -19,13 +19,18 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.urls import reverse
 
 from core.errors import ApplicationError
 from core.realtime import group_send_now
-from ingestion.selectors.collections import AnswerPolicy, answer_policy_for
+from ingestion.selectors.collections import (
+    AnswerPolicy,
+    answer_policy_for,
+    collection_ids_readable,
+    document_ids_readable,
+)
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage, LLMProvider, LLMRequest, approx_tokens
 from providers.registry import embedding_provider_default, llm_provider_for_tier
@@ -167,6 +172,36 @@ def answer_payload(answer: Answer) -> dict[str, Any]:
         # The stored answer's own question is another user's words: never shown to this reader.
         "reused": {"origin": reused.origin, "question": answer.question} if reused is not None else None,
     }
+
+
+WITHHELD_MESSAGE = (
+    "This answer drew on documents you can no longer read, so it is not shown. "
+    "Ask again to get an answer from the documents you can read now."
+)
+
+
+def answer_payloads_for_reader(*, answers: list[Answer], user: User | AnonymousUser) -> list[dict[str, Any]]:
+    """Payloads of stored answers as their reader may see them now. Access is checked when an
+    answer is read, not only when it was written: an answer that cites a document, or drew on a
+    collection, the reader can no longer read (access removed, document moved or deleted) keeps
+    only its question and a notice. Two queries for any number of answers."""
+    cited = {c.document_id for a in answers for c in a.citations.all()}
+    readable_documents = (
+        set(document_ids_readable(user=user).filter(pk__in=cited).values_list("pk", flat=True)) if cited else set()
+    )
+    readable_collections = set(collection_ids_readable(user=user))
+    payloads = []
+    for answer in answers:
+        payload = answer_payload(answer)
+        documents = {c.document_id for c in answer.citations.all()}
+        collections = set((answer.searched or {}).get("collection_ids") or [])
+        if documents - readable_documents or collections - readable_collections:
+            payload.update(
+                answer="", html="", citations=[], searched={}, decline_reason="", verification=None,
+                notice=WITHHELD_MESSAGE, status="withheld",
+            )  # fmt: skip
+        payloads.append(payload)
+    return payloads
 
 
 class _SentenceGate:
