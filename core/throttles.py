@@ -7,13 +7,39 @@ socket and the pages, so one budget covers every channel. A refused request is a
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 
-from core.services.rate_limits import RateDecision, RateScope, rate_limit_consume
+from core.services.rate_limits import REDIS_UNAVAILABLE, RateDecision, RateScope, rate_limit_consume
+
+logger = logging.getLogger(__name__)
+
+
+class AnonThrottle(AnonRateThrottle):
+    """DRF's anonymous throttle, failing open when Redis is unreachable (as the shared budgets
+    do, see core.services.rate_limits): an outage must not turn every API call into a 500."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except REDIS_UNAVAILABLE as exc:
+            logger.warning("rate_limit.unavailable scope=anon error=%s", type(exc).__name__)
+            return True
+
+
+class UserThrottle(UserRateThrottle):
+    """DRF's per-user throttle, failing open when Redis is unreachable."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except REDIS_UNAVAILABLE as exc:
+            logger.warning("rate_limit.unavailable scope=user error=%s", type(exc).__name__)
+            return True
 
 
 class ServiceRateThrottle(BaseThrottle):

@@ -11,9 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from core.errors import ApplicationError
-from core.params import int_param
+from core.params import id_param, int_param
 from core.selectors.roles import user_roles
-from core.services.rate_limits import RateScope, rate_limit_consume
+from core.services.rate_limits import RateLimited, RateScope, rate_limit_consume
 from ingestion.models import Document
 from ingestion.selectors.collections import collection_list_uploadable, document_get_readable, document_list_readable
 from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search
@@ -40,22 +40,34 @@ class DocumentUploadView(View):
     """Several files at once into one collection; answers the new rows (htmx) or redirects."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        collection = (
-            collection_list_uploadable(user=request.user).filter(pk=request.POST.get("collection") or 0).first()
-        )
+        try:
+            collection_id: int | None = id_param(request.POST.get("collection"), name="collection")
+        except ApplicationError:
+            collection_id = None
+        collection = collection_list_uploadable(user=request.user).filter(pk=collection_id).first()
         rows: list[Document] = []
         errors: list[str] = []
+        status = 200
+        retry_after: int | None = None
         files = request.FILES.getlist("files")
         if collection is None:
             errors.append("Choose a collection you may add documents to.")
         elif not files:
             errors.append("Choose at least one file.")
         else:
-            batch = documents_upload(collection=collection, uploaded_files=files, user=cast(User, request.user))
-            rows, errors = batch.documents, batch.refused + batch.duplicates
+            try:
+                batch = documents_upload(collection=collection, uploaded_files=files, user=cast(User, request.user))
+                rows, errors = batch.documents, batch.refused + batch.duplicates
+            except RateLimited as exc:
+                errors, status, retry_after = [exc.message], 429, exc.retry_after
         if request.htmx:  # type: ignore[attr-defined]
             payloads = [document_status_payload(d) for d in rows]
-            return render(request, "ingestion/_upload_result.html", {"rows": payloads, "errors": errors})
+            response = render(
+                request, "ingestion/_upload_result.html", {"rows": payloads, "errors": errors}, status=status
+            )
+            if retry_after is not None:
+                response["Retry-After"] = str(retry_after)
+            return response
         for error in errors:
             messages.error(request, error)
         return redirect("ingestion:documents")

@@ -270,8 +270,8 @@ REST_FRAMEWORK = {
     # Counted in the Django cache (Redis db 1). Views add scoped throttles with
     # core.throttles.throttles_with (questions, searches, uploads).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "core.throttles.AnonThrottle",
+        "core.throttles.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": f"{VERITY_RATE_ANON_PER_MINUTE}/min" if VERITY_RATE_ANON_PER_MINUTE > 0 else None,

@@ -12,6 +12,7 @@ is embedded there) and the workers; a burst of 2x for a second is within what th
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +20,13 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.core.cache import cache
+
+from core.errors import ApplicationError
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+# What the cache raises when Redis cannot be reached or answers too slowly.
+REDIS_UNAVAILABLE = (RedisError, ConnectionError, TimeoutError, OSError)
 
 WINDOW_SECONDS = 60
 KEY_PREFIX = "verity:ratelimit"
@@ -38,6 +46,15 @@ _LIMIT_SETTING = {
 }
 
 _NOUN = {RateScope.QUESTIONS: "questions", RateScope.SEARCHES: "searches", RateScope.UPLOADS: "uploads"}
+
+
+class RateLimited(ApplicationError):
+    """A service refused work because its caller's budget is spent; views answer 429 with
+    ``Retry-After``."""
+
+    def __init__(self, decision: RateDecision) -> None:
+        super().__init__(decision.message)
+        self.retry_after = decision.retry_after
 
 
 @dataclass(frozen=True)
@@ -81,13 +98,27 @@ def rate_limit_consume(*, scope: RateScope, identity: str, now: float | None = N
     # is Redis INCR, so each concurrent request, from any process, gets its own count. The few
     # seconds of slack keep a counter alive until its window has surely ended.
     count = 0
-    for _ in range(2):
-        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-        try:
-            count = cache.incr(key)
-            break
-        except ValueError:  # the counter expired between add() and incr(): create it again
-            continue
+    try:
+        for _ in range(2):
+            cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+            try:
+                count = cache.incr(key)
+                break
+            except ValueError:  # the counter expired between add() and incr(): create it again
+                continue
+    except REDIS_UNAVAILABLE as exc:
+        # Fail open: a Redis outage already shows on /readyz and stops the worker and sockets;
+        # refusing every question and search on top of it (or answering 500) would turn a
+        # degraded system into a dead one. The outage is logged for the operator.
+        logger.warning("rate_limit.unavailable scope=%s error=%s", scope.value, type(exc).__name__)
+        return RateDecision(allowed=True, limit=limit, count=0, retry_after=0, scope=scope)
     allowed = count <= limit
     retry_after = 0 if allowed else max(1, math.ceil(window_start + WINDOW_SECONDS - now))
     return RateDecision(allowed=allowed, limit=limit, count=count, retry_after=retry_after, scope=scope)
+
+
+def rate_limit_require(*, scope: RateScope, identity: str) -> None:
+    """``rate_limit_consume`` for services: raises ``RateLimited`` when the budget is spent."""
+    decision = rate_limit_consume(scope=scope, identity=identity)
+    if not decision.allowed:
+        raise RateLimited(decision)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.realtime import broadcast_on_commit
+from core.services.rate_limits import RateScope, rate_limit_require
 from ingestion.models import Collection, Document, DocumentStatus
 from ingestion.parsers import UnsupportedFileType, file_format_of
 from ingestion.selectors.collections import collection_list_uploadable
@@ -267,6 +268,9 @@ def documents_upload(
     collection (the admin's form once offered every collection to any staff user)."""
     if user is not None and not collection_list_uploadable(user=user).filter(pk=collection.pk).exists():
         raise ApplicationError(f"You may not upload documents into {collection.name}.")
+    if user is not None:
+        # The same per-user upload budget as the upload API (one batch counts once).
+        rate_limit_require(scope=RateScope.UPLOADS, identity=str(user.pk))
     result = UploadBatchResult(documents=[], created=0, refused=[], duplicates=[])
     for uploaded in uploaded_files:
         try:

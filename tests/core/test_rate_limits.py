@@ -211,3 +211,75 @@ def test_the_counter_is_shared_across_processes() -> None:
     window_start = int(time.time() // WINDOW_SECONDS) * WINDOW_SECONDS
     key = cache.make_key(rate_limit_key(scope=RateScope.QUESTIONS, identity="shared", window_start=window_start))
     assert 0 < raw_redis().ttl(key) <= WINDOW_SECONDS + 5  # counters expire on their own
+
+
+# --------------------------------------------------------------------------- Redis outage
+DEAD_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/1",  # nothing listens on port 1
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
+}
+
+
+@override_settings(VERITY_RATE_SEARCHES_PER_MINUTE=2, CACHES=DEAD_CACHE)
+def test_an_unreachable_redis_fails_open_instead_of_answering_500() -> None:
+    decision = rate_limit_consume(scope=RateScope.SEARCHES, identity="outage")
+    assert decision.allowed and decision.count == 0
+    client = Client()
+    client.force_login(user_create(username="during-outage", staff=True))
+    for _ in range(3):  # over the limit of 2: nothing is counted while Redis is away
+        response = client.get("/api/search/", {"q": "hotel limit"})
+        assert response.status_code == 200, response.content[:300]
+
+
+def test_drf_default_throttles_fail_open_when_redis_is_unreachable() -> None:
+    from rest_framework.test import APIRequestFactory
+
+    from core.throttles import AnonThrottle, UserThrottle
+
+    from django.contrib.auth.models import AnonymousUser
+
+    request = APIRequestFactory().get("/api/search/")
+    request.user = AnonymousUser()
+    with override_settings(CACHES=DEAD_CACHE):
+        from django.core.cache import caches
+
+        for throttle_class in (AnonThrottle, UserThrottle):
+            throttle = throttle_class()
+            throttle.rate, throttle.cache = "5/min", caches["default"]
+            throttle.num_requests, throttle.duration = 5, 60
+            assert throttle.allow_request(request, None) is True
+
+
+@override_settings(VERITY_RATE_UPLOADS_PER_MINUTE=1)
+def test_the_documents_page_and_the_admin_share_the_upload_budget() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from core.roles import DOCUMENT_ADMINS
+    from ingestion.models import Document
+    from tests.factories import collection_create
+
+    admin = user_create(username="bulk-uploader", superuser=True, groups=(DOCUMENT_ADMINS, "team"))
+    collection = collection_create(name="Team docs", groups=("team",))
+    client = Client()
+    client.force_login(admin)
+    first = client.post(
+        "/documents/upload/", {"collection": collection.pk, "files": [SimpleUploadedFile("a.md", b"# A\n\nOne.\n")]},
+        headers={"HX-Request": "true"},
+    )  # fmt: skip
+    assert first.status_code == 200 and Document.objects.count() == 1
+    second = client.post(
+        "/documents/upload/", {"collection": collection.pk, "files": [SimpleUploadedFile("b.md", b"# B\n\nTwo.\n")]},
+        headers={"HX-Request": "true"},
+    )  # fmt: skip
+    assert second.status_code == 429 and int(second["Retry-After"]) >= 1
+    assert b"limit of 1 uploads per minute" in second.content
+    admin_upload = client.post(
+        "/admin/ingestion/document/upload/",
+        {"collection": collection.pk, "uploads": [SimpleUploadedFile("c.md", b"# C\n\nThree.\n")]},
+        follow=True,
+    )
+    assert b"limit of 1 uploads per minute" in admin_upload.content
+    assert Document.objects.count() == 1
