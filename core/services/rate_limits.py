@@ -20,9 +20,9 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from core.errors import ApplicationError
-from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 # What the cache raises when Redis cannot be reached or answers too slowly.

@@ -235,11 +235,10 @@ def test_an_unreachable_redis_fails_open_instead_of_answering_500() -> None:
 
 
 def test_drf_default_throttles_fail_open_when_redis_is_unreachable() -> None:
+    from django.contrib.auth.models import AnonymousUser
     from rest_framework.test import APIRequestFactory
 
     from core.throttles import AnonThrottle, UserThrottle
-
-    from django.contrib.auth.models import AnonymousUser
 
     request = APIRequestFactory().get("/api/search/")
     request.user = AnonymousUser()
