@@ -18,4 +18,5 @@ RUN DATABASE_URL=postgresql://build/none REDIS_URL=redis://build:6379 SECRET_KEY
     && mkdir -p /data/media && chown -R verity /data /app
 USER verity
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+# Websocket frames over 64 KiB are refused by the server itself (the consumers check WEBSOCKET_MAX_MESSAGE_BYTES too).
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--websocket-max-message-size=65536", "--websocket-max-frame-size=65536", "config.asgi:application"]
