@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 
 from core.consumers import VerityConsumer
 from ingestion.selectors.collections import collection_list_readable, collection_list_uploadable
-from ingestion.services.documents import collection_group_name
+from ingestion.services.status import collection_group_name
 
 # Events come in bursts (one per stage of each document); re-checking each would cost three
 # queries per event per open page. A revoked reader may see at most this many seconds of rows.

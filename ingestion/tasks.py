@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from ingestion.services.documents import FAILURE_UNAVAILABLE, FAILURE_UNEXPECTED, document_fail, failure_detail
 from ingestion.services.pipeline import document_process
+from ingestion.services.status import FAILURE_UNAVAILABLE, FAILURE_UNEXPECTED, document_fail, failure_detail
 
 logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, OSError)

@@ -17,7 +17,8 @@ from core.services.rate_limits import RateLimited, RateScope, rate_limit_consume
 from ingestion.models import Document
 from ingestion.selectors.collections import collection_list_uploadable, document_get_readable, document_list_readable
 from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search
-from ingestion.services.documents import document_delete, document_status_payload, documents_upload
+from ingestion.services.documents import document_delete, documents_upload
+from ingestion.services.status import document_status_payload
 
 
 class DocumentListView(View):
@@ -44,7 +45,11 @@ class DocumentUploadView(View):
             collection_id: int | None = id_param(request.POST.get("collection"), name="collection")
         except ApplicationError:
             collection_id = None
-        collection = collection_list_uploadable(user=request.user).filter(pk=collection_id).first()
+        collection = (
+            collection_list_uploadable(user=request.user).filter(pk=collection_id).first()
+            if collection_id is not None
+            else None
+        )
         rows: list[Document] = []
         errors: list[str] = []
         status = 200

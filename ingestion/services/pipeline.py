@@ -19,8 +19,8 @@ from django.utils import timezone
 from ingestion.models import Chunk, Document, DocumentStatus
 from ingestion.parsers import ParseError, ParseLimits, parse_document
 from ingestion.services.chunking import ChunkDraft, chunk_document
-from ingestion.services.documents import document_status_broadcast, document_status_set, failure_detail
 from ingestion.services.injection_scan import injection_scan
+from ingestion.services.status import document_status_broadcast, document_status_set, failure_detail
 from ingestion.signals import document_changed
 from providers.embeddings.base import EmbeddingProvider
 from providers.registry import embedding_provider_default

@@ -239,7 +239,8 @@ async def test_the_documents_socket_stops_sending_rows_of_a_collection_the_user_
     from channels.layers import get_channel_layer
     from django.contrib.auth.models import Group
 
-    from ingestion.services.documents import collection_group_name, document_create_from_bytes, document_status_payload
+    from ingestion.services.documents import document_create_from_bytes
+    from ingestion.services.status import collection_group_name, document_status_payload
     from tests.factories import collection_create
 
     monkeypatch.setattr("ingestion.consumers.RECHECK_SECONDS", 0.0)  # re-check before every event

@@ -7,7 +7,8 @@ from channels.testing import WebsocketCommunicator
 
 from config.routing import websocket_urlpatterns
 from ingestion.models import DocumentStatus
-from ingestion.services.documents import document_create_from_bytes, document_status_set
+from ingestion.services.documents import document_create_from_bytes
+from ingestion.services.status import document_status_set
 from tests.factories import collection_create, user_create
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,13 +13,9 @@ from django.test import Client
 from config.routing import websocket_urlpatterns
 from core.roles import DOCUMENT_ADMINS
 from ingestion.models import Document, DocumentStatus
-from ingestion.services.documents import (
-    FAILURE_UNEXPECTED,
-    document_create_from_bytes,
-    document_fail,
-    document_status_set,
-)
+from ingestion.services.documents import document_create_from_bytes
 from ingestion.services.pipeline import document_process
+from ingestion.services.status import FAILURE_UNEXPECTED, document_fail, document_status_set
 from ingestion.tasks import process_document
 from tests.factories import collection_create, user_create
 from tests.ingestion import samples

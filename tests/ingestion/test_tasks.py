@@ -7,8 +7,9 @@ import pytest
 from django.db import OperationalError
 
 from ingestion.models import DocumentStatus
-from ingestion.services.documents import FAILURE_UNAVAILABLE, document_create_from_bytes
+from ingestion.services.documents import document_create_from_bytes
 from ingestion.services.pipeline import ProcessResult
+from ingestion.services.status import FAILURE_UNAVAILABLE
 from ingestion.tasks import MAX_RETRIES, process_document
 from tests.factories import collection_create
 
