@@ -4,7 +4,7 @@
 
 For each pair (stored question, asked question) one verified answer to the stored question is
 put in the cache (citing a Python-docs page the bench user may read) and the asked question is
-looked up through the product's own lookup (``qa.services.reuse.reusable_find``: embedding
+looked up through the product's own lookup (``qa.reuse.reusable.reusable_find``: embedding
 similarity threshold, near-miss guard, access check). Pairs:
 
 - the 5 paraphrase items of the evaluation set (``paraphrase_of``);
@@ -92,8 +92,8 @@ def main() -> None:
     from ingestion.models import Collection, Document, DocumentStatus
     from providers.registry import embedding_provider_default
     from qa.models import CacheLookup, ReusableAnswer, ReuseOrigin
-    from qa.services.cache import question_normalise
-    from qa.services.prompt import PROMPT_VERSION
+    from qa.reuse.cache import question_normalise
+    from qa.services.prompt_text import PROMPT_VERSION
 
     print(f"machine: {machine()}")
     collection = Collection.objects.filter(name=DOCS_COLLECTION).first()
@@ -128,8 +128,8 @@ def main() -> None:
     )
 
     from providers.registry import llm_provider_build
-    from qa.services.answering import answer_create, answer_run
-    from qa.services.retrieval import passages_retrieve
+    from qa.pipeline.orchestrator import answer_create, answer_run
+    from qa.pipeline.retrieval import passages_retrieve
 
     extractive = [llm_provider_build("extractive", embedder=embedder)]
 

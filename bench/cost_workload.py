@@ -77,7 +77,7 @@ def build_workload(n: int, seed: int = 7) -> list[str]:
 
 def run(label: str, questions: list[str], user: object, embedder: object) -> dict[str, float]:
     from qa.models import Answer, AnswerStatus
-    from qa.services.answering import answer_create, answer_run
+    from qa.pipeline.orchestrator import answer_create, answer_run
 
     latencies: list[float] = []
     ids: list[int] = []

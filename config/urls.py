@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("qa.urls")),
     path("documents/", include("ingestion.urls")),
+    path("ops/", include("ops.urls")),
     path("api/", include("core.api_urls")),
     path("api/", include("ingestion.api_urls")),
     path("api/", include("qa.api_urls")),

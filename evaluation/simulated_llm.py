@@ -19,7 +19,7 @@ import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# The passages as qa/services/prompt.py frames them: <passage id="n" ...>text</passage>.
+# The passages as qa/services/prompt_text.py frames them: <passage id="n" ...>text</passage>.
 PASSAGE = re.compile(r'^<passage id="(\d+)"[^>\n]*>\n(.+?)\n</passage>$', re.S | re.M)
 
 

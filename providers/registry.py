@@ -101,7 +101,7 @@ def llm_provider_for_tier(
     *, provider: str, model: str, base_url: str = "", api_key_env: str = "", external: bool = True,
     embedder: EmbeddingProvider | None = None,
 ) -> LLMProvider:  # fmt: skip
-    """A provider for one routing tier (see qa.services.routing)."""
+    """A provider for one routing tier (see qa.pipeline.routing)."""
     kind = LLMProviderName(provider)
     if kind is LLMProviderName.EXTRACTIVE:
         return llm_provider_build("extractive", embedder=embedder)

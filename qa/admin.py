@@ -28,7 +28,7 @@ from qa.models import (
     RoutingPolicy,
     UsageCounter,
 )
-from qa.services.review import review_approve
+from qa.review.queue import review_approve
 
 
 class ReviewActionInline(admin.TabularInline):

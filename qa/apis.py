@@ -18,8 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.throttles import QuestionRateThrottle, throttles_with
+from qa.pipeline.orchestrator import answer_create, answer_run
+from qa.presenters import answer_payload, answer_payloads_for_reader
+from qa.realtime import Event
 from qa.selectors import answer_list_for, conversation_get, conversation_list
-from qa.services.answering import answer_create, answer_payload, answer_payloads_for_reader, answer_run
 
 
 class AskInputSerializer(serializers.Serializer):
@@ -120,7 +122,7 @@ def _events(answer_id: int) -> Iterator[str]:
         try:
             answer_run(answer_id=answer_id, emit=lambda t, p: events.put((t, p)))
         except Exception as exc:  # noqa: BLE001 - the client must get an event, not a hang
-            events.put(("qa.failed", {"message": f"{type(exc).__name__}"}))
+            events.put((Event.FAILED, {"message": f"{type(exc).__name__}"}))
         finally:
             close_old_connections()
             events.put(None)

@@ -18,9 +18,9 @@ from core.errors import ApplicationError
 from core.params import id_param
 from core.services.rate_limits import RateScope, rate_limit_consume
 from qa.models import FeedbackReason
+from qa.pipeline.orchestrator import answer_create, answer_reuse_or_prepare
+from qa.realtime import answer_group, user_group
 from qa.selectors import answers_in_progress, conversation_get
-from qa.services.answering import answer_create, answer_group, answer_reuse_or_prepare
-from qa.services.review import user_group
 
 
 def _enqueue(answer_id: int, prepared: dict[str, Any] | None) -> None:

@@ -31,6 +31,10 @@ class AnswerStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# An answer in one of these states is never generated again: the pipeline re-sends it as it is.
+FINAL_STATUSES = {AnswerStatus.ANSWERED, AnswerStatus.DECLINED, AnswerStatus.FAILED, AnswerStatus.HELD}
+
+
 class ConfidenceLevel(models.TextChoices):
     HIGH = "high", "High"
     MEDIUM = "medium", "Medium"

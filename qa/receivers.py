@@ -9,8 +9,8 @@ from django.dispatch import receiver
 
 from ingestion.signals import document_changed
 from qa.models import BudgetPolicy
+from qa.reuse.reusable import reusable_invalidate_for_documents
 from qa.services.budgets import budget_policy_forget
-from qa.services.reuse import reusable_invalidate_for_documents
 
 
 @receiver(document_changed, dispatch_uid="qa.reusable_invalidate")

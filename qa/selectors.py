@@ -8,7 +8,16 @@ from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from ingestion.selectors.collections import collection_ids_readable, document_ids_readable, documents_all_readable_sql
-from qa.models import Answer, Citation, Conversation, Feedback, ReusableAnswer, ReviewItem
+from qa.models import (
+    FINAL_STATUSES,
+    Answer,
+    BudgetAlert,
+    Citation,
+    Conversation,
+    Feedback,
+    ReusableAnswer,
+    ReviewItem,
+)
 
 
 def conversation_list(*, user: User | AnonymousUser) -> QuerySet[Conversation]:
@@ -43,8 +52,6 @@ def citation_get(*, user: User | AnonymousUser, answer_id: int, n: int) -> Citat
 
 
 def answers_in_progress(*, conversation_id: int) -> list[int]:
-    from qa.services.answering import FINAL_STATUSES
-
     return list(
         Answer.objects.filter(conversation_id=conversation_id)
         .exclude(status__in=FINAL_STATUSES)
@@ -132,3 +139,8 @@ def feedback_of(*, user: User | AnonymousUser, answer_ids: list[int]) -> dict[in
     if not user.is_authenticated:
         return {}
     return {f.answer_id: f for f in Feedback.objects.filter(user=user, answer_id__in=answer_ids)}
+
+
+def budget_alert_list_recent(*, limit: int) -> QuerySet[BudgetAlert]:
+    """The latest budget alerts, newest first (the operators' usage page)."""
+    return BudgetAlert.objects.all()[:limit]

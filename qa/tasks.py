@@ -7,7 +7,8 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from qa.services.answering import Prepared, answer_fail, answer_run, emit_to_group
+from qa.pipeline.orchestrator import Prepared, answer_fail, answer_run
+from qa.realtime import Event, emit_to_group
 
 logger = logging.getLogger(__name__)
 
@@ -24,19 +25,19 @@ def generate_answer(self, answer_id: int, prepared: dict | None = None) -> str: 
     except (OperationalError, InterfaceError) as exc:
         if self.request.retries >= self.max_retries:
             answer_fail(answer_id=answer_id, reason=f"database unavailable: {exc}")
-            emit("qa.failed", {"message": "Something went wrong while answering; please ask again."})
+            emit(Event.FAILED, {"message": "Something went wrong while answering; please ask again."})
             return "failed"
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
     except Exception as exc:  # noqa: BLE001 - the user must see a failure, never a spinner forever
         logger.exception("qa.generate_failed answer_id=%s", answer_id)
         answer_fail(answer_id=answer_id, reason=f"{type(exc).__name__}: {exc}")
-        emit("qa.failed", {"message": "Something went wrong while answering; please ask again."})
+        emit(Event.FAILED, {"message": "Something went wrong while answering; please ask again."})
         return "failed"
 
 
 @shared_task(name="qa.precompute_answers", acks_late=True)
 def precompute_answers() -> dict[str, int]:
-    from qa.services.precompute import precompute_run
+    from qa.pipeline.precompute import precompute_run
 
     report = precompute_run()
     return {"considered": report.considered, "stored": report.stored, "already_cached": report.already_cached}

@@ -11,7 +11,6 @@ from qa.views import (  # noqa: I001
     ReviewQueueView,
     SourceView,
     TriageView,
-    UsageView,
 )
 
 app_name = "qa"
@@ -25,6 +24,5 @@ urlpatterns = [
     path("review/", ReviewQueueView.as_view(), name="review"),
     path("review/<int:item_id>/", ReviewItemView.as_view(), name="review-item"),
     path("review/triage/", TriageView.as_view(), name="triage"),
-    path("ops/usage/", UsageView.as_view(), name="usage"),
     path("review/curated.jsonl", CuratedExportView.as_view(), name="curated-export"),
 ]

@@ -1,23 +1,25 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import UserPassesTestMixin
 from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views import View
 
 from core.errors import ApplicationError
-from core.params import id_param, int_param
+from core.params import id_param
 from core.selectors.roles import user_roles
 from ingestion.selectors.collections import collection_list_readable, document_chunks_readable, document_get_readable
 from qa.models import Conversation, FeedbackReason, ReviewReason, ReviewState
+from qa.presenters import answer_payloads_for_reader
+from qa.review.export import curated_export_jsonl
+from qa.review.feedback import feedback_submit, feedback_triage
+from qa.review.queue import review_approve, review_reject
 from qa.selectors import (
     answer_get,
     answer_list_for,
@@ -29,11 +31,7 @@ from qa.selectors import (
     review_queue,
     triage_list,
 )
-from qa.services.answering import answer_payloads_for_reader
 from qa.services.conversations import conversation_delete, conversation_rename
-from qa.services.curated import curated_export_jsonl
-from qa.services.feedback import feedback_submit, feedback_triage
-from qa.services.review import review_approve, review_reject
 
 
 def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
@@ -212,30 +210,4 @@ class FeedbackView(View):
         return render(
             request, "qa/_feedback.html",
             {"answer_id": answer_id, "feedback": feedback, "error": error, "reasons": FeedbackReason.choices},
-        )  # fmt: skip
-
-
-class UsageView(UserPassesTestMixin, View):
-    """Cost, tokens and cache hits per day, user and model, budget alerts and quality runs (staff)."""
-
-    request: HttpRequest
-
-    def test_func(self) -> bool:
-        return bool(getattr(self.request.user, "is_staff", False))
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        from evaluation.models import EvalRun
-        from qa.models import BudgetAlert
-        from qa.selectors_usage import cost_per_day, cost_per_model, cost_per_user, usage_observed
-
-        try:
-            days = int_param(request.GET.get("days"), name="days", default=30, minimum=1, maximum=365)
-        except ApplicationError as exc:
-            return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
-        since = timezone.now() - timedelta(days=days)
-        return render(
-            request, "qa/usage.html",
-            {"days": days, "observed": usage_observed(since=since), "per_day": cost_per_day(since=since),
-             "per_user": cost_per_user(since=since), "per_model": cost_per_model(since=since),
-             "alerts": BudgetAlert.objects.all()[:20], "runs": EvalRun.objects.all()[:20]},
         )  # fmt: skip

@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "ingestion",
     "qa",
     "evaluation",
+    "ops",
 ]
 
 MIDDLEWARE = [

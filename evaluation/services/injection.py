@@ -29,7 +29,8 @@ from ingestion.services.pipeline import document_process
 from providers.embeddings.base import EmbeddingProvider
 from providers.registry import embedding_provider_default
 from qa.models import Conversation, Interaction
-from qa.services.answering import answer_create, answer_run
+from qa.pipeline.orchestrator import answer_create, answer_run
+from qa.realtime import Event
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "injection"
 BENCH_USERNAME = "verity-injection-bench"
@@ -168,9 +169,9 @@ def injection_benchmark_run(
                 streamed: list[str] = []
 
                 def emit(event_type: str, payload: dict[str, Any], streamed: list[str] = streamed) -> None:
-                    if event_type == "qa.token":
+                    if event_type == Event.TOKEN:
                         streamed.append(str(payload.get("text", "")))
-                    elif event_type == "qa.reset":
+                    elif event_type == Event.RESET:
                         streamed.append("\n")
 
                 answer = answer_create(user=user, question=case.question)

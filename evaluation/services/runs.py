@@ -27,7 +27,8 @@ from ingestion.selectors.collections import chunk_texts, collections_read_by
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from qa.models import AnswerStatus
-from qa.services.answering import answer_create, answer_run
+from qa.pipeline.orchestrator import answer_create, answer_run
+from qa.realtime import Event
 from qa.services.textfacts import normalise, strip_citations
 
 EVAL_USERNAME = "verity-eval"
@@ -117,7 +118,7 @@ def eval_run(
             s for s in invented_here if normalise(strip_citations(s)).rstrip(".") in normalise(strip_citations(text))
         ]
         cited_pages = [path_normalise(c.source_name) for c in citations]
-        first_text = next((ms for ms, kind in events if kind == "qa.token"), None)
+        first_text = next((ms for ms, kind in events if kind == Event.TOKEN), None)
         results.append(
             {
                 "id": item["id"],

@@ -19,7 +19,7 @@ base64, hex, URL-encoded and ROT13 content decoded), so "i g n o r e", "1gn0re",
 
 The patterns are a heuristic: they find the known shapes of injected instructions (see
 evaluation/injection/ for the corpus they are measured on), not every possible one. The prompt
-framing (qa/services/prompt.py) and the output checks are the other layers.
+framing (qa/services/prompt_text.py) and the output checks are the other layers.
 """
 
 from __future__ import annotations
@@ -315,7 +315,7 @@ def injection_found(*, text: str) -> bool:
 # words, a code, a link or an e-mail address) and a word about answering or an audience. It
 # matches new wordings the patterns miss, and ordinary text too (0.7% of the sentences of the
 # Python standard library's docstrings, none of the demo handbook), so it withholds nothing: it
-# only makes the answer stream sentence by sentence, each checked (qa/services/injection_guard.py).
+# only makes the answer stream sentence by sentence, each checked (qa/pipeline/stream_guard.py).
 _PAYLOAD_SHAPE = re.compile(_PAYLOAD)
 _ANSWER_ACT = re.compile(
     r"\b(?:answer\w*|repl(?:y|ies)|respon\w+|say\w*|tell\w*|assistants?|bots?|ai|models?|copilot|chat\s*bots?|"

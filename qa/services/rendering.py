@@ -1,4 +1,4 @@
-"""Stage 8: the final HTML of an answer: Markdown rendered with its citation markers turned into
+"""The final HTML of an answer: Markdown rendered with its citation markers turned into
 links to the source viewer, then sanitised.
 
 Answer text is untrusted: the model may be steered by a passage, a reviewer's edit is served to

@@ -7,8 +7,8 @@ from django.test import Client
 
 from core.roles import DOCUMENT_ADMINS, REVIEWERS
 from core.services.api_tokens import api_token_create
-from core.services.bootstrap import bootstrap_run
 from ingestion.models import Document
+from ops.services.bootstrap import bootstrap_run
 from tests.factories import PASSWORD, user_create
 
 pytestmark = pytest.mark.django_db

@@ -30,12 +30,13 @@ from qa.models import (
     RoutingPolicy,
     UsageCounter,
 )
-from qa.services.answering import answer_create, answer_payload, answer_run
+from qa.pipeline.orchestrator import answer_create, answer_run
+from qa.pipeline.precompute import precompute_run
+from qa.pipeline.routing import EXTRACTIVE, TierSpec, question_features, route_choose
+from qa.presenters import answer_payload
+from qa.review.feedback import feedback_submit
 from qa.services.budgets import budget_reserve, scope_global, scope_user
 from qa.services.costs import cost_of
-from qa.services.feedback import feedback_submit
-from qa.services.precompute import precompute_run
-from qa.services.routing import EXTRACTIVE, TierSpec, question_features, route_choose
 from tests.factories import collection_create, document_ingest, user_create
 from tests.qa.conftest import HANDBOOK
 from tests.qa.fakes import FakeOpenAIServer

@@ -15,7 +15,7 @@ from django.test import Client
 from config.asgi import application
 from config.routing import websocket_urlpatterns
 from qa.models import Answer
-from qa.services.answering import answer_create, answer_run
+from qa.pipeline.orchestrator import answer_create, answer_run
 from tests.factories import PASSWORD, user_create
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,11 @@ import pytest
 from core.errors import ApplicationError
 from providers.llm.base import ContextPassage
 from providers.registry import embedding_provider_default, llm_chain_default
+from qa.checks.verification import EvidenceVerifier, answer_verify
 from qa.models import AnswerStatus, Citation, Interaction
-from qa.services.answering import answer_create, answer_payload, answer_run
+from qa.pipeline.orchestrator import answer_create, answer_run
+from qa.presenters import answer_payload
 from qa.services.rendering import answer_html
-from qa.services.verification import EvidenceVerifier, answer_verify
 from tests.qa.fakes import ScriptedProvider
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,9 @@ from django.urls import reverse
 from core.errors import ApplicationError
 from ingestion.models import Document, DocumentStatus
 from qa.models import Answer, Citation, Conversation, Feedback, ReusableAnswer, ReuseOrigin
-from qa.services.answering import answer_payload
-from qa.services.feedback import feedback_submit, feedback_triage
-from qa.services.reuse import reusable_candidates, reusable_find
+from qa.presenters import answer_payload
+from qa.reuse.reusable import reusable_candidates, reusable_find
+from qa.review.feedback import feedback_submit, feedback_triage
 from tests.factories import collection_create, user_create
 
 pytestmark = pytest.mark.django_db

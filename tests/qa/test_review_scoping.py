@@ -10,8 +10,9 @@ from django.urls import reverse
 from core.errors import ApplicationError
 from ingestion.models import Document, DocumentStatus
 from qa.models import Answer, Citation, Conversation, Feedback, ReviewItem, ReviewReason
-from qa.services.feedback import feedback_triage
-from qa.services.review import curated_create_from, review_approve, review_reject
+from qa.reuse.curated import curated_create_from
+from qa.review.feedback import feedback_triage
+from qa.review.queue import review_approve, review_reject
 from tests.factories import collection_create, user_create
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from providers.registry import embedding_provider_default
-from qa.services.high_stakes import high_stakes_classify
-from qa.services.reuse import questions_compatible
+from qa.checks.high_stakes import high_stakes_classify
+from qa.reuse.reusable import questions_compatible
 from qa.services.textfacts import Facts, identifiers, numbers, sentences_split
 
 

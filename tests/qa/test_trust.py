@@ -27,9 +27,11 @@ from qa.models import (
     ReviewItem,
     ReviewState,
 )
-from qa.services.answering import answer_create, answer_payload, answer_run
-from qa.services.feedback import feedback_submit
-from qa.services.review import review_approve, review_reject, user_group
+from qa.pipeline.orchestrator import answer_create, answer_run
+from qa.presenters import answer_payload
+from qa.realtime import user_group
+from qa.review.feedback import feedback_submit
+from qa.review.queue import review_approve, review_reject
 from tests.factories import collection_create, document_ingest, user_create
 from tests.qa.conftest import HANDBOOK
 from tests.qa.fakes import ScriptedProvider
@@ -484,7 +486,7 @@ def _three_passages() -> list:
 
 def test_a_configured_judge_model_decides_support() -> None:
     from providers.registry import embedding_provider_default
-    from qa.services.verification import EvidenceVerifier, JudgeVerifier, answer_verify
+    from qa.checks.verification import EvidenceVerifier, JudgeVerifier, answer_verify
 
     judge = _JudgeServer('{"scores": [[0.9, 0.0, 0.0], [0.0, 0.1, 0.0]]}')
     try:
@@ -502,7 +504,7 @@ def test_a_configured_judge_model_decides_support() -> None:
 
 def test_a_failing_judge_falls_back_to_the_evidence_verifier() -> None:
     from providers.registry import embedding_provider_default
-    from qa.services.verification import EvidenceVerifier, JudgeVerifier, answer_verify
+    from qa.checks.verification import EvidenceVerifier, JudgeVerifier, answer_verify
 
     judge = _JudgeServer("not json at all")
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from qa.services.answering import answer_create, answer_run
+from qa.pipeline.orchestrator import answer_create, answer_run
 from tests.factories import collection_create, document_ingest, user_create
 from tests.qa.fakes import ScriptedProvider
 

@@ -28,10 +28,11 @@ from ingestion.models import Chunk, Collection, Document, DocumentStatus
 from ingestion.selectors.collections import collection_list_readable
 from providers.llm.base import LLMProvider, LLMRequest, StreamStats
 from qa.models import Answer, Conversation, FaqEntry, Feedback, ReusableAnswer, ReuseOrigin, ReviewItem
-from qa.services.answering import answer_create, answer_run
-from qa.services.feedback import feedback_submit
-from qa.services.precompute import precompute_run
-from qa.services.review import curated_create_from, review_item_open
+from qa.pipeline.orchestrator import answer_create, answer_run
+from qa.pipeline.precompute import precompute_run
+from qa.reuse.curated import curated_create_from
+from qa.review.feedback import feedback_submit
+from qa.review.queue import review_item_open
 from tests.factories import collection_create, document_ingest, user_create
 
 pytestmark = pytest.mark.django_db

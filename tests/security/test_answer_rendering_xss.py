@@ -32,9 +32,10 @@ from qa.models import (
     ReviewState,
     TriageState,
 )
-from qa.services.answering import answer_payload
+from qa.presenters import answer_payload
+from qa.realtime import user_group
+from qa.review.queue import review_approve
 from qa.services.rendering import answer_html
-from qa.services.review import review_approve, user_group
 from qa.services.textfacts import citations_of, strip_citations
 from tests.factories import collection_create, document_ingest, user_create
 from tests.qa.conftest import HANDBOOK
@@ -230,7 +231,7 @@ def test_cached_curated_and_precomputed_answers_show_every_payload_inert(corpus,
 def test_a_reviewers_edit_served_as_a_curated_answer_is_inert(db, client, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
     """The reported path end to end: a reviewer's "edit and approve" text becomes a curated
     answer that another reader gets for the same question."""
-    from qa.services.answering import answer_create, answer_run
+    from qa.pipeline.orchestrator import answer_create, answer_run
     from tests.qa.fakes import ScriptedProvider
     from tests.qa.test_trust import WELLNESS
 

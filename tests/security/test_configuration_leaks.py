@@ -14,10 +14,10 @@ from django.core.exceptions import ValidationError
 from ingestion.models import Classification
 from providers.llm.keys import ApiKeyEnvNotAllowed
 from providers.registry import embedding_provider_default, llm_provider_for_tier
+from qa.checks.verification import EvidenceVerifier, JudgeVerifier
 from qa.models import ModelTier, TierProvider
-from qa.services.answering import answer_create, answer_run
-from qa.services.routing import tiers_configured
-from qa.services.verification import EvidenceVerifier, JudgeVerifier
+from qa.pipeline.orchestrator import answer_create, answer_run
+from qa.pipeline.routing import tiers_configured
 from tests.factories import collection_create, document_ingest, user_create
 from tests.qa.fakes import ScriptedProvider
 

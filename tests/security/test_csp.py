@@ -91,7 +91,7 @@ def test_every_page_sends_the_policy_and_has_no_inline_code(site, client) -> Non
         reverse("qa:review"),
         reverse("qa:review-item", args=[site["item"].pk]),
         reverse("qa:triage"),
-        reverse("qa:usage"),
+        reverse("ops:usage"),
         reverse("ingestion:documents"),
         reverse("ingestion:retrieval") + "?q=hotel",
     ]

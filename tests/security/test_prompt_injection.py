@@ -13,8 +13,9 @@ from evaluation.injection.obedient_llm import obeyed_output
 from evaluation.services.injection import CORPUS_DIR, injection_benchmark_run, injection_corpus_load
 from ingestion.contracts import RetrievedChunk
 from providers.llm.base import ContextPassage
-from qa.services.injection_guard import LinkHoldGate, answer_text_guard
-from qa.services.prompt import SYSTEM_PROMPT, passage_frame, prompt_build
+from qa.pipeline.prompt import prompt_build
+from qa.pipeline.stream_guard import LinkHoldGate, answer_text_guard
+from qa.services.prompt_text import SYSTEM_PROMPT, passage_frame
 
 
 def _chunk(text: str, *, title: str = "Travel Policy", heading_path: tuple[str, ...] = ("Hotels",), n: int = 1):

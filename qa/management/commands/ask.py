@@ -10,7 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
 from ingestion.selectors.collections import collection_list_readable
-from qa.services.answering import answer_create, answer_payload, answer_run
+from qa.pipeline.orchestrator import answer_create, answer_run
+from qa.presenters import answer_payload
+from qa.realtime import Event
 
 STABLE_FIELDS = ("status", "answer", "citations", "model", "timings_ms", "cache_hit")
 
@@ -48,11 +50,11 @@ class Command(BaseCommand):
         def emit(event_type: str, payload: dict[str, Any]) -> None:
             if as_json:
                 return
-            if event_type == "qa.token":
+            if event_type == Event.TOKEN:
                 streamed.append(payload["text"])
                 sys.stdout.write(payload["text"])
                 sys.stdout.flush()
-            elif event_type == "qa.reset":
+            elif event_type == Event.RESET:
                 streamed.clear()
                 sys.stdout.write(f"\n[{payload['message']}]\n")
 

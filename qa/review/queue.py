@@ -12,28 +12,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from ingestion.selectors.collections import collection_ids_of_documents
-from providers.registry import embedding_provider_default
+from core.realtime import group_send_now
 from qa.models import (
     Answer,
     AnswerStatus,
     ReusableAnswer,
-    ReuseOrigin,
     ReviewAction,
     ReviewItem,
     ReviewState,
 )
+from qa.presenters import answer_payload
+from qa.realtime import Event, user_group
+from qa.reuse.curated import curated_create_from
 from qa.selectors import answer_list_reviewable
-from qa.services.reuse import citations_snapshot
 from qa.services.textfacts import CITATION
 
 logger = logging.getLogger(__name__)
 MAX_EDIT_CHARS = 20_000
-
-
-def user_group(user_id: int) -> str:
-    """Every chat page of a user listens here (review decisions reach them live)."""
-    return f"qa.user.{user_id}"
 
 
 def review_item_open(*, answer_id: int, reason: str, topics: list[str], detail: str, held: bool) -> ReviewItem:
@@ -61,14 +56,10 @@ def _locked_pending(item_id: int, reviewer: User) -> ReviewItem:
 
 
 def _notify_user(answer: Answer) -> None:
-    from qa.services.answering import answer_payload
-
     def send() -> None:
-        from core.realtime import group_send_now
-
         fresh = Answer.objects.select_related("reused_from").get(pk=answer.pk)
         group_send_now(
-            group=user_group(answer.conversation.user_id), event_type="qa.final",
+            group=user_group(answer.conversation.user_id), event_type=Event.FINAL,
             payload={"answer_id": fresh.pk, **answer_payload(fresh)},
         )  # fmt: skip
 
@@ -141,21 +132,3 @@ def review_reject(*, item_id: int, reviewer: User, note: str) -> ReviewItem:
     _notify_user(answer)
     logger.info("review.rejected item=%s answer=%s reviewer=%s", item.pk, answer.pk, reviewer.pk)
     return item
-
-
-def curated_create_from(*, answer: Answer, reviewer: User | None) -> ReusableAnswer | None:
-    """Store an approved answer for reuse on the same or a very similar question."""
-    citations = list(answer.citations.all())
-    if not citations or not answer.text:
-        return None
-    question = answer.standalone_question or answer.question
-    vector = embedding_provider_default().embed_query(question)
-    collections = collection_ids_of_documents(document_ids=[c.document_id for c in citations])
-    ReusableAnswer.objects.filter(source_answer=answer, active=True).update(active=False, invalidated_reason="replaced")
-    return ReusableAnswer.objects.create(
-        origin=ReuseOrigin.CURATED, question=question, embedding=vector, text=answer.text,
-        citations=citations_snapshot(citations),
-        document_ids=sorted({c.document_id for c in citations}), collection_ids=collections,
-        model=answer.model, confidence=answer.confidence, confidence_level="high",
-        source_answer=answer, created_by=reviewer,
-    )  # fmt: skip

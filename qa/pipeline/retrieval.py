@@ -1,4 +1,4 @@
-"""Stage 2: retrieve, through ingestion's access-controlled hybrid search."""
+"""Retrieval: through ingestion's access-controlled hybrid search."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 5: the model gateway, the only path to any language model.
+"""Generation: the model gateway, the only path to any language model.
 
 Every call records an Interaction: provider, pinned model id, the exact prompt sent, the
 response received, tokens in and out, time to first token, total time, and the error if any.

@@ -1,4 +1,4 @@
-"""Stage 1: the question itself."""
+"""Validation: the question itself (empty, or too long)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 8: how sure is Verity? A score from retrieval (how close the best passage is to the
+"""How sure is Verity? A score from retrieval (how close the best passage is to the
 question) and verification (how much of the answer its sources support), shown as high,
 medium or low with the reason; below the collection's floor, Verity declines."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingestion.selectors.collections import AnswerPolicy
-from qa.services.verification import Verification
+from qa.checks.verification import Verification
 
 # Cosine similarity of the best passage: at or below LOW it says nothing, at HIGH it is as good
 # as retrieval gets with this embedding model (all-MiniLM-L6-v2).

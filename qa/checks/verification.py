@@ -1,4 +1,4 @@
-"""Stage 7: check every sentence of an answer against the passages it cites, repair citations,
+"""Check every sentence of an answer against the passages it cites, repair citations,
 and apply the policy for unsupported sentences (remove or mark).
 
 A verifier scores how well one passage supports one claim. The default,
@@ -24,7 +24,7 @@ from django.conf import settings
 
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage
-from qa.services.prompt import passage_frame
+from qa.services.prompt_text import passage_frame
 from qa.services.textfacts import (
     CITATION,
     NEGATION,

@@ -2,10 +2,10 @@
 
 Lookup: the normalised standalone question's embedding among cached verified answers of the
 current prompt version and of models still configured, restricted to documents the asking user
-may read, with the near-miss guard (``reuse.questions_compatible``). Every lookup is logged
+may read, with the near-miss guard (``reusable.questions_compatible``). Every lookup is logged
 with its nearest similarity. Store: only answers that passed verification completely, with a
 confident score, that are not high-stakes. Entries expire (TTL), are invalidated when a cited
-document changes (``reuse.reusable_invalidate_for_documents``) and when a user marks a served
+document changes (``reusable.reusable_invalidate_for_documents``) and when a user marks a served
 answer incorrect (``feedback``)."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from core.db import commit_without_waiting
 from ingestion.contracts import RetrievedChunk
 from ingestion.selectors.collections import collection_ids_of_documents
 from qa.models import Answer, AnswerStatus, CacheLookup, ReusableAnswer, ReuseOrigin
-from qa.services.prompt import PROMPT_VERSION
-from qa.services.reuse import ReuseMatch, citations_snapshot, questions_compatible, reusable_candidates, reusable_find
+from qa.reuse.reusable import ReuseMatch, citations_snapshot, questions_compatible, reusable_candidates, reusable_find
+from qa.services.prompt_text import PROMPT_VERSION
 
 
 def question_normalise(question: str) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 from ingestion.services.injection_scan import injection_found, normalise_for_scan
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage
-from qa.services.prompt import SYSTEM_PROMPT
+from qa.services.prompt_text import SYSTEM_PROMPT
 from qa.services.textfacts import strip_citations
 
 _IMAGE = re.compile(r"!\s*\[[^\]]*\]\s*\(|<\s*img\b|<\s*svg\b|<\s*iframe\b", re.IGNORECASE)

@@ -16,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from qa.selectors_usage import cost_per_model, usage_observed
+from ops.selectors.usage import cost_per_model, usage_observed
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Stage 3: is the evidence strong enough to answer? If not, decline and say what was searched.
+"""The evidence gate: is the evidence strong enough to answer? If not, decline and say what was searched.
 
 Two rules: the closest passage must be similar enough to the question, and every code name the
 question asks about (``json.fetch``, ``--disable-gil``, ``CSRF_TRUSTED_ORIGINS``) must appear

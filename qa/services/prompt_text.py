@@ -1,4 +1,5 @@
-"""Stage 4: the prompt, within a token budget: the best-ranked passages that fit.
+"""The prompt's fixed parts: the system message, its version (part of every cache key: answers of
+an older prompt are not reused), and how a passage is framed as data.
 
 Passages are untrusted data written by uploaders. Each one is framed as data: enclosed in a
 ``<passage>`` element whose text cannot close it or open another one (``<`` of any
@@ -15,9 +16,7 @@ from __future__ import annotations
 import html
 import re
 
-from ingestion.contracts import RetrievedChunk
-from ingestion.services.injection_scan import label_clean, passage_redact
-from providers.llm.base import ContextPassage, LLMRequest, approx_tokens
+from providers.llm.base import ContextPassage
 
 # v2: passages framed as untrusted data (cached answers of v1 prompts are not reused).
 PROMPT_VERSION = "answer-v2"
@@ -37,8 +36,6 @@ SYSTEM_PROMPT = (
 # Inside passage text: anything that could read as our own delimiters or as a chat template's
 # role markers. Escaping the "<" is enough to make it plain text.
 _DELIMITER_LIKE = re.compile(r"<(?=\s*/?\s*passages?\b|\|)|<(?=<\s*/?\s*sys\s*>>)", re.IGNORECASE)
-# Per passage: the element and its attributes, a rough token count for the budget.
-_FRAME_TOKENS = 30
 
 
 def passage_text_escape(text: str) -> str:
@@ -60,32 +57,3 @@ def passage_frame(passage: ContextPassage) -> str:
     if passage.injection_flags:
         attributes.append('flagged="text addressed to the assistant was withheld"')
     return f"<passage {' '.join(attributes)}>\n{passage_text_escape(passage.text)}\n</passage>"
-
-
-def prompt_build(
-    *, question: str, chunks: list[RetrievedChunk], context_tokens: int, max_output_tokens: int
-) -> LLMRequest:
-    passages: list[ContextPassage] = []
-    used = approx_tokens(SYSTEM_PROMPT) + approx_tokens(question)
-    for chunk in chunks:
-        cost = approx_tokens(chunk.text) + _FRAME_TOKENS
-        if used + cost > context_tokens:
-            continue  # a smaller, lower-ranked passage may still fit
-        used += cost
-        # Labels were cleaned at ingestion; cleaned again here for documents ingested before.
-        title = label_clean(chunk.title) or "Untitled document"
-        section = " > ".join(h for h in (label_clean(h) for h in chunk.heading_path) if h and h != title)
-        redaction = passage_redact(text=chunk.text)
-        passages.append(
-            ContextPassage(
-                n=len(passages) + 1, chunk_id=chunk.chunk_id, document_id=chunk.document_id, title=title,
-                section=section, page=chunk.page, source_name=chunk.source_name, text=redaction.text,
-                injection_flags=redaction.patterns, injection_suspect=redaction.suspect,
-            )
-        )  # fmt: skip
-    context = "\n\n".join(passage_frame(p) for p in passages)
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"<passages>\n{context}\n</passages>\n\nQuestion: {question}"},
-    ]
-    return LLMRequest(question=question, messages=messages, passages=passages, max_output_tokens=max_output_tokens)

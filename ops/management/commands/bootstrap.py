@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from core.services.bootstrap import bootstrap_run
+from ops.services.bootstrap import bootstrap_run
 
 
 class Command(BaseCommand):

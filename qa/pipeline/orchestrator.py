@@ -1,5 +1,6 @@
-"""The answer pipeline, stage by stage: validate -> retrieve -> gate on evidence -> assemble the
-prompt -> generate through the gateway (streaming) -> keep valid citations -> store -> final render.
+"""The answer pipeline's orchestrator: runs the stages in the order listed in ``qa.pipeline``
+(validate -> prepare and reuse -> retrieve -> gate on evidence -> prompt -> route -> generate
+through the gateway, streaming -> check -> store -> final payload).
 
 ``answer_run`` is written against an ``emit(event_type, payload)`` callable so that the same
 pipeline feeds the websocket (through the channel layer), the server-sent-events API and the
@@ -19,22 +20,28 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.urls import reverse
 
 from core.errors import ApplicationError
-from core.realtime import group_send_now
 from ingestion.selectors.collections import (
     AnswerPolicy,
     answer_policy_for,
-    collection_ids_readable,
-    document_ids_readable,
 )
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage, LLMProvider, LLMRequest, approx_tokens
 from providers.registry import embedding_provider_default, llm_provider_for_tier
+from qa.checks.confidence import Confidence, confidence_assess
+from qa.checks.high_stakes import high_stakes_classify
+from qa.checks.verification import (
+    Verification,
+    Verifier,
+    answer_verify,
+    verifier_default,
+    verifier_for_classification,
+)
 from qa.models import (
+    FINAL_STATUSES,
     Answer,
     AnswerStatus,
     Citation,
@@ -46,6 +53,23 @@ from qa.models import (
     ReviewReason,
     ReviewState,
 )
+from qa.pipeline.evidence import evidence_gate
+from qa.pipeline.gateway import GatewayFailed, gateway_stream
+from qa.pipeline.prompt import prompt_build
+from qa.pipeline.retrieval import passages_retrieve
+from qa.pipeline.routing import EXTRACTIVE, TierSpec, question_features, route_choose, tiers_configured
+from qa.pipeline.stream_guard import (
+    LinkHoldGate,
+    QuestionRelevance,
+    answer_text_guard,
+    sentence_blocked_reason,
+)
+from qa.pipeline.validation import question_validate
+from qa.presenters import HELD_MESSAGE, answer_payload
+from qa.realtime import Emit, Event, emit_to_group
+from qa.reuse.cache import cache_confirm, cache_lookup, cache_store
+from qa.reuse.reusable import reusable_record_hit
+from qa.review.queue import review_item_open
 from qa.services.budgets import (
     BudgetState,
     Reservation,
@@ -53,48 +77,10 @@ from qa.services.budgets import (
     budget_reserve,
     budget_settle,
 )
-from qa.services.cache import cache_confirm, cache_lookup, cache_store
-from qa.services.confidence import Confidence, confidence_assess
 from qa.services.conversations import conversation_create, standalone_question_of
 from qa.services.costs import answer_cost_record, cost_of
-from qa.services.evidence import evidence_gate
-from qa.services.gateway import GatewayFailed, gateway_stream
-from qa.services.high_stakes import high_stakes_classify
-from qa.services.injection_guard import (
-    LinkHoldGate,
-    QuestionRelevance,
-    answer_text_guard,
-    sentence_blocked_reason,
-)
-from qa.services.prompt import prompt_build
-from qa.services.rendering import answer_html
-from qa.services.retrieval import passages_retrieve
-from qa.services.reuse import reusable_record_hit
-from qa.services.review import review_item_open
-from qa.services.routing import EXTRACTIVE, TierSpec, question_features, route_choose, tiers_configured
-from qa.services.validation import question_validate
-from qa.services.verification import (
-    Verification,
-    Verifier,
-    answer_verify,
-    verifier_default,
-    verifier_for_classification,
-)
 
 logger = logging.getLogger(__name__)
-Emit = Callable[[str, dict[str, Any]], None]
-FINAL_STATUSES = {AnswerStatus.ANSWERED, AnswerStatus.DECLINED, AnswerStatus.FAILED, AnswerStatus.HELD}
-
-
-def answer_group(answer_id: int) -> str:
-    return f"qa.answer.{answer_id}"
-
-
-def emit_to_group(answer_id: int) -> Emit:
-    group = answer_group(answer_id)
-    return lambda event_type, payload: group_send_now(
-        group=group, event_type=event_type, payload={"answer_id": answer_id, **payload}
-    )
 
 
 @transaction.atomic
@@ -113,95 +99,6 @@ def answer_create(*, user: User, question: str, conversation_id: int | None = No
     answer = Answer.objects.create(conversation=conversation, question=cleaned, standalone_question=standalone)
     Conversation.objects.filter(pk=conversation.pk).update(updated_at=answer.created_at)
     return answer
-
-
-def citation_url(answer_id: int, n: int) -> str:
-    return reverse("qa:source", args=[answer_id, n])
-
-
-HELD_MESSAGE = "A reviewer will check this answer before it is shown. It will appear here as soon as it is approved."
-
-
-def answer_payload(answer: Answer) -> dict[str, Any]:
-    """The stable JSON shape of an answer (API, CLI ``--json``, final websocket event). A held
-    answer's text and citations are not in it: the user sees them once a reviewer approves."""
-    held = answer.status == AnswerStatus.HELD
-    citations = [] if held else list(answer.citations.all())
-    reused = answer.reused_from
-    return {
-        "id": answer.pk,
-        "conversation_id": answer.conversation_id,
-        "question": answer.question,
-        # A held answer is "pending_review" to clients (the stable name of the API and CLI).
-        "status": "pending_review" if held else str(answer.status),
-        "answer": "" if held else answer.text,
-        "html": answer_html(text=answer.text, citation_urls={c.n: citation_url(answer.pk, c.n) for c in citations})
-        if answer.text and not held
-        else "",
-        "decline_reason": answer.decline_reason,
-        "searched": answer.searched,
-        "citations": [
-            {
-                "n": c.n,
-                "document_id": c.document_id,
-                "title": c.title,
-                "source": c.source_name,
-                "section": c.section,
-                "page": c.page,
-                "quote": c.quote,
-            }
-            for c in citations
-        ],  # fmt: skip
-        "confidence": {"score": answer.confidence, "level": answer.confidence_level, "reason": answer.confidence_reason}
-        if answer.confidence_level
-        else None,
-        "notice": HELD_MESSAGE if held else answer.notice,
-        "high_stakes": answer.high_stakes,
-        "review_state": answer.review_state,
-        "verification": {k: v for k, v in answer.verification.items() if k != "sentences"}
-        if answer.verification
-        else None,
-        "model": answer.model,
-        "provider": answer.provider,
-        "fallback_used": answer.fallback_used,
-        "timings_ms": answer.timings_ms,
-        "cache_hit": reused is not None and reused.origin != ReuseOrigin.CURATED,
-        "route": {k: v for k, v in answer.route.items() if k in ("tier", "model", "reason")} if answer.route else None,
-        "tokens": {"in": answer.tokens_in, "out": answer.tokens_out},
-        "cost": str(answer.cost),
-        # The stored answer's own question is another user's words: never shown to this reader.
-        "reused": {"origin": reused.origin, "question": answer.question} if reused is not None else None,
-    }
-
-
-WITHHELD_MESSAGE = (
-    "This answer drew on documents you can no longer read, so it is not shown. "
-    "Ask again to get an answer from the documents you can read now."
-)
-
-
-def answer_payloads_for_reader(*, answers: list[Answer], user: User | AnonymousUser) -> list[dict[str, Any]]:
-    """Payloads of stored answers as their reader may see them now. Access is checked when an
-    answer is read, not only when it was written: an answer that cites a document, or drew on a
-    collection, the reader can no longer read (access removed, document moved or deleted) keeps
-    only its question and a notice. Two queries for any number of answers."""
-    cited = {c.document_id for a in answers for c in a.citations.all()}
-    readable_documents = (
-        set(document_ids_readable(user=user).filter(pk__in=cited).values_list("pk", flat=True)) if cited else set()
-    )
-    readable_collections = set(collection_ids_readable(user=user))
-    payloads = []
-    for answer in answers:
-        payload = answer_payload(answer)
-        documents = {c.document_id for c in answer.citations.all()}
-        collections = set((answer.searched or {}).get("collection_ids") or [])
-        if documents - readable_documents or collections - readable_collections:
-            payload.update(
-                answer="", html="", citations=[], searched={}, decline_reason="", verification=None,
-                notice=WITHHELD_MESSAGE, status="withheld",
-            )  # fmt: skip
-        payloads.append(payload)
-    return payloads
 
 
 class _SentenceGate:
@@ -275,11 +172,11 @@ def answer_prepare(
     still needs generating, what the second stage needs (None: the answer is final)."""
     answer = Answer.objects.select_related("conversation__user", "reused_from").get(pk=answer_id)
     if answer.status in FINAL_STATUSES:
-        emit("qa.final", answer_payload(answer))
+        emit(Event.FINAL, answer_payload(answer))
         return answer, None
     user = answer.conversation.user
     started_at, started = time.time(), time.perf_counter()
-    emit("qa.status", {"stage": "searching", "message": "Searching your documents…"})
+    emit(Event.STATUS, {"stage": "searching", "message": "Searching your documents…"})
     budget = budget_check(user_id=user.pk, count_question=True)
     embedder = embedder or embedding_provider_default()
     question = answer.standalone_question or answer.question
@@ -323,7 +220,7 @@ def answer_run(
     else:
         answer = Answer.objects.select_related("conversation__user", "reused_from").get(pk=answer_id)
         if answer.status in FINAL_STATUSES:
-            emit("qa.final", answer_payload(answer))
+            emit(Event.FINAL, answer_payload(answer))
             return answer
     user = answer.conversation.user
     # Timings count from the first stage, wherever it ran.
@@ -387,17 +284,17 @@ def answer_run(
         user_id=user.pk,
     )  # fmt: skip
     Answer.objects.filter(pk=answer_id).update(route=route)
-    emit("qa.sources", {"sources": [
+    emit(Event.SOURCES, {"sources": [
         {"n": p.n, "title": p.title, "section": p.section, "page": p.page, "source": p.source_name, "quote": p.text[:300]}
         for p in request.passages
     ]})  # fmt: skip
     Answer.objects.filter(pk=answer_id).update(status=AnswerStatus.STREAMING)
     if hold:
         topics = " and ".join(stakes.topics) if stakes else ""
-        emit("qa.status", {"stage": "held", "message": f"This looks like a {topics} question. {HELD_MESSAGE}"})
+        emit(Event.STATUS, {"stage": "held", "message": f"This looks like a {topics} question. {HELD_MESSAGE}"})
     else:
         emit(
-            "qa.status",
+            Event.STATUS,
             {"stage": "generating", "message": "Writing the answer… (a draft until it is checked against the sources)"},
         )
     verifier = verifier_for_classification(
@@ -409,7 +306,7 @@ def answer_run(
     def emit_text(piece: str) -> None:
         if not first_token:
             first_token.append(round((time.perf_counter() - started) * 1000, 1))
-        emit("qa.token", {"text": piece})
+        emit(Event.TOKEN, {"text": piece})
 
     # Stream gate. "token" mode sends each word as the model gives it (fast first words), holding
     # only sentences that start a link, image or markup until they are checked. When a passage
@@ -441,7 +338,7 @@ def answer_run(
         if gate is not None:
             gate.reset()
         if not hold:
-            emit("qa.reset", {"message": message})
+            emit(Event.RESET, {"message": message})
 
     try:
         result = gateway_stream(
@@ -528,7 +425,7 @@ def answer_run(
     answer.refresh_from_db()
     if settings.QA_CACHE_ENABLED and not hold:
         cache_store(answer=answer, embedding=query_vector)
-    emit("qa.final", answer_payload(answer))
+    emit(Event.FINAL, answer_payload(answer))
     return answer
 
 
@@ -624,7 +521,7 @@ def _answer_from_reusable(
     for name, value in fields.items():
         setattr(answer, name, value)
     answer._prefetched_objects_cache = {"citations": citations}  # type: ignore[attr-defined]
-    emit("qa.final", answer_payload(answer))
+    emit(Event.FINAL, answer_payload(answer))
     return answer
 
 
@@ -649,7 +546,7 @@ def _decline(
         provider=provider, model=model, text="", **(trust or {}),
     )  # fmt: skip
     answer.refresh_from_db()
-    emit("qa.final", answer_payload(answer))
+    emit(Event.FINAL, answer_payload(answer))
     return answer
 
 

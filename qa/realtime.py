@@ -1,0 +1,40 @@
+"""The answer's realtime channel: the groups a browser listens on and the names of the events
+sent to them. The consumer (``qa.consumers.ChatConsumer``) handles each event in the method of
+the same name (``qa.token`` -> ``qa_token``); the REST stream uses the names as SSE event types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from core.realtime import group_send_now
+
+# How the pipeline reports progress: ``emit(event, payload)``. The websocket, the server-sent
+# events API and the command line each pass their own.
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+class Event(StrEnum):
+    STATUS = "qa.status"  # a stage began: {"stage", "message"}
+    SOURCES = "qa.sources"  # the passages the answer may cite
+    TOKEN = "qa.token"  # noqa: S105 - an event name, not a secret: streamed draft text
+    RESET = "qa.reset"  # a provider failed mid-stream: the draft so far is discarded
+    FINAL = "qa.final"  # the stored answer's payload (``qa.presenters.answer_payload``)
+    FAILED = "qa.failed"  # the pipeline could not run: a message for the user
+
+
+def answer_group(answer_id: int) -> str:
+    return f"qa.answer.{answer_id}"
+
+
+def user_group(user_id: int) -> str:
+    """Every chat page of a user listens here (review decisions reach them live)."""
+    return f"qa.user.{user_id}"
+
+
+def emit_to_group(answer_id: int) -> Emit:
+    group = answer_group(answer_id)
+    return lambda event_type, payload: group_send_now(
+        group=group, event_type=event_type, payload={"answer_id": answer_id, **payload}
+    )
