@@ -4,27 +4,22 @@ citation, so it is grounded by construction; it declines when no sentence is goo
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 
 import numpy as np
 
+from core.text import FUNCTION_WORDS, PASSAGE_SENTENCE_END, citation_marker, tokens
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMDeclined, LLMProvider, LLMRequest, StreamStats, approx_tokens
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9@_`])|\n{2,}")
-_WORDS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*")
-_STOP_WORDS = (
-    "a an the of to in on for and or is are was were be been it its this that these those with as by at from "
-    "what which who whom how why when where do does did can could should would will i my me you your we our "
-    "use used using get there their they them than then so if not no yes into about"
-)
-_STOP = frozenset(_STOP_WORDS.split())
+# Question words are matched against sentences without the function words and without yes/no/not:
+# "Is it not thread-safe?" is about thread safety. Chosen by hand, not measured.
+_IGNORED = FUNCTION_WORDS | {"not", "no", "yes"}
 
 
 def _terms(text: str) -> set[str]:
-    return {w.lower().strip(".") for w in _WORDS.findall(text)} - _STOP
+    return {w.lower() for w in tokens(text)} - _IGNORED
 
 
 class ExtractiveProvider(LLMProvider):
@@ -51,7 +46,7 @@ class ExtractiveProvider(LLMProvider):
     def _stream(self, request: LLMRequest, stats: StreamStats) -> Iterator[str]:
         candidates: list[tuple[int, str]] = []
         for passage in request.passages:
-            for sentence in _SENTENCE.split(passage.text):
+            for sentence in PASSAGE_SENTENCE_END.split(passage.text):
                 sentence = " ".join(sentence.split())
                 if 25 <= len(sentence) <= 600:
                     candidates.append((passage.n, sentence))
@@ -85,7 +80,7 @@ class ExtractiveProvider(LLMProvider):
                 yield ("" if words_out == 1 else " ") + word
                 if self.word_delay_s:
                     time.sleep(self.word_delay_s)
-            yield f" [{n}]"
+            yield " " + citation_marker(n)
             if index < len(chosen) - 1:
                 yield "\n\n"
         stats.tokens_out = approx_tokens(" ".join(s for _, _, s in chosen))
