@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.throttles import QuestionRateThrottle, throttles_with
+from qa.pipeline.finish import CRASHED_REASON
 from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.presenters import answer_payload, answer_payloads_for_reader
 from qa.realtime import Event
@@ -120,9 +121,11 @@ def _events(answer_id: int) -> Iterator[str]:
 
     def run() -> None:
         try:
+            # A failed answer sends its own failure event; this is for a failure that could not
+            # even be recorded (the database gone).
             answer_run(answer_id=answer_id, emit=lambda t, p: events.put((t, p)))
-        except Exception as exc:  # noqa: BLE001 - the client must get an event, not a hang
-            events.put((Event.FAILED, {"message": f"{type(exc).__name__}"}))
+        except Exception:  # noqa: BLE001 - the client must get an event, not a hang
+            events.put((Event.FAILED, {"message": CRASHED_REASON}))
         finally:
             close_old_connections()
             events.put(None)

@@ -1,18 +1,20 @@
-"""The answer pipeline. ``orchestrator`` runs the stages in this order:
+"""The answer pipeline. ``orchestrator.answer_run`` runs the stages in this order, each a
+function in its own module taking and returning frozen dataclasses:
 
-1. ``validation``: the question itself (``answer_create`` records it as a pending answer).
-2. Prepare (in ``orchestrator``): budget check, question embedding, a first high-stakes reading,
-   then a reviewer-curated or cached answer when one fits (``qa.reuse``): answered at once.
-3. ``retrieval``: passages through ingestion's access-controlled hybrid search; the collection's
-   answer policy and the high-stakes check (``qa.checks.high_stakes``).
-4. ``evidence``: the evidence gate: decline when the passages do not cover the question; then
-   the semantic cache confirmed against these passages (``qa.reuse.cache``).
-5. ``prompt``: the passages that fit the token budget, framed as untrusted data.
-6. ``routing``: the model tier for this question, its cost reserved against the budgets.
-7. ``gateway``: generation, streamed; ``stream_guard`` holds back what an injected instruction
-   would make the model say (the sentence gate lives in ``orchestrator``).
-8. Checks (``qa.checks``): verification of every sentence, the output guard, confidence.
-9. Store: citations, review item, cache entry; the final payload (``qa.presenters``).
+1. ``load``: the pending answer counted against the budgets, its question embedded, and a
+   reviewer-curated or cached answer when one fits (``qa.reuse``): final at once.
+2. ``retrieve``: passages through ingestion's access-controlled hybrid search (``retrieval``),
+   and the answer policy of their collections.
+3. ``gate``: the evidence gate (``evidence``), the high-stakes check (``qa.checks.high_stakes``)
+   and a cached answer the passages confirm (``qa.reuse.cache``).
+4. ``plan``: the prompt (``prompt``), the model chain (``routing``) with its cost reserved
+   against the budgets, and the verifier allowed to see the passages.
+5. ``generate``: the model called through the gateway (``gateway``), its words relayed to the
+   reader as they come (``relay``, with the stream guard of ``stream_guard``).
+6. ``check``: every sentence verified, the output guard, the confidence (``qa.checks``).
+7. ``finish``: the only writer of an answer's final state; the final payload (``qa.presenters``).
 
-``precompute`` runs the whole pipeline off-peak on frequent questions (``qa.reuse.precompute``).
+``deps`` holds what the stages use (emit, embedder, models, verifier, settings); ``validation``
+checks a question before it is recorded (``answer_create``); ``precompute`` runs the whole
+pipeline off-peak on frequent questions (``qa.reuse.precompute``).
 """

@@ -12,11 +12,20 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from providers.llm.base import LLMDeclined, LLMError, LLMProvider, LLMRequest, StreamStats
 from qa.models import Interaction
 
 logger = logging.getLogger(__name__)
+
+
+class CallOutcome(StrEnum):
+    """How one provider call ended (``Interaction.outcome``)."""
+
+    OK = "ok"
+    DECLINED = "declined"  # the model found no answer: an answer, it ends the chain
+    ERROR = "error"  # the next provider of the chain is tried
 
 
 class GatewayFailed(Exception):
@@ -52,7 +61,7 @@ def gateway_stream(
         stats = StreamStats()
         pieces: list[str] = []
         first_token_ms: float | None = None
-        outcome, error = "ok", ""
+        outcome, error = CallOutcome.OK, ""
         try:
             for piece in provider.stream(request, stats):
                 if first_token_ms is None:
@@ -60,12 +69,12 @@ def gateway_stream(
                 pieces.append(piece)
                 on_token(piece)
         except LLMDeclined as exc:
-            outcome, error = "declined", str(exc)
+            outcome, error = CallOutcome.DECLINED, str(exc)
         except LLMError as exc:
-            outcome, error = "error", str(exc)
+            outcome, error = CallOutcome.ERROR, str(exc)
         except Exception as exc:  # noqa: BLE001 - a provider bug must fall back, not break the answer
             logger.exception("gateway.provider_crashed provider=%s", provider.name)
-            outcome, error = "error", f"{type(exc).__name__}: {exc}"
+            outcome, error = CallOutcome.ERROR, f"{type(exc).__name__}: {exc}"
         total_ms = (time.perf_counter() - started) * 1000
         interaction = Interaction.objects.create(
             answer_id=answer_id,
@@ -93,13 +102,13 @@ def gateway_stream(
             first_token_ms,
             total_ms,
         )
-        if outcome in ("ok", "declined"):
+        if outcome in (CallOutcome.OK, CallOutcome.DECLINED):
             return GatewayResult(
-                text="".join(pieces) if outcome == "ok" else "",
+                text="".join(pieces) if outcome == CallOutcome.OK else "",
                 provider=provider.name,
                 model=provider.model_id,
                 fallback_used=index > 0,
-                declined=outcome == "declined",
+                declined=outcome == CallOutcome.DECLINED,
                 decline_reason=error,
                 model_first_token_ms=first_token_ms,
                 interaction_ids=interaction_ids,

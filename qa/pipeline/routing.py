@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
 
 from providers.llm.keys import api_key_env_problem
 from qa.models import ModelTier, RoutingPolicy, TierProvider
+from qa.services.budgets import BudgetLevel
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +102,20 @@ def routing_policy() -> RoutingPolicy:
     )
 
 
+class QuestionKind(StrEnum):
+    LOOKUP = "lookup"  # a fact the passages state
+    EXPLANATION = "explanation"  # asks why or how: a more capable tier
+    MULTI_PART = "multi-part"  # several questions in one: the complex tier
+
+
 def question_features(*, question: str, best_similarity: float, turns: int) -> dict[str, Any]:
     words = len(question.split())
     parts = 1 + len(_PARTS.findall(question))
-    kind = "multi-part" if parts > 1 else ("explanation" if _EXPLANATION.search(question) else "lookup")
+    kind = (
+        QuestionKind.MULTI_PART
+        if parts > 1
+        else (QuestionKind.EXPLANATION if _EXPLANATION.search(question) else QuestionKind.LOOKUP)
+    )
     return {"words": words, "kind": kind, "parts": parts, "best_similarity": round(best_similarity, 3),
             "turns": turns}  # fmt: skip
 
@@ -123,17 +135,17 @@ class Route:
 
 
 def route_choose(
-    *, features: dict[str, Any], restricted: bool, budget_level: str, tiers: list[TierSpec] | None = None,
+    *, features: dict[str, Any], restricted: bool, budget_level: BudgetLevel, tiers: list[TierSpec] | None = None,
     policy: RoutingPolicy | None = None,
 ) -> Route:  # fmt: skip
     tiers = tiers if tiers is not None else tiers_configured()
     policy = policy or routing_policy()
     reasons = []
-    if features["kind"] == "multi-part" or features["words"] > policy.long_question_words:
+    if features["kind"] == QuestionKind.MULTI_PART or features["words"] > policy.long_question_words:
         wanted, why = policy.complex_tier, f"{features['kind']} question of {features['words']} words"
     elif features["turns"] >= policy.deep_conversation_turns:
         wanted, why = policy.complex_tier, f"follow-up {features['turns']} turns deep"
-    elif features["kind"] == "explanation":
+    elif features["kind"] == QuestionKind.EXPLANATION:
         wanted, why = policy.explanation_tier, "asks for an explanation"
     elif features["best_similarity"] < policy.low_retrieval_similarity:
         wanted, why = policy.explanation_tier, f"weak retrieval match ({features['best_similarity']:.2f})"
@@ -143,7 +155,7 @@ def route_choose(
     allowed = [t for t in tiers if not (restricted and t.external)]
     if restricted:
         reasons.append("restricted collection: internal tiers only")
-    if budget_level == "hard":
+    if budget_level == BudgetLevel.HARD:
         allowed = [t for t in allowed if t.provider == TierProvider.EXTRACTIVE] or [EXTRACTIVE]
         reasons.append("hard budget limit: extractive only")
     by_name = {t.name: t for t in allowed}
@@ -157,7 +169,7 @@ def route_choose(
         chosen = below[-1] if below else EXTRACTIVE
         if chosen.name != wanted:
             reasons.append(f"{wanted} not available -> {chosen.name}")
-    if budget_level == "soft":
+    if budget_level == BudgetLevel.SOFT:
         cheaper = [t for t in allowed if t.rank < chosen.rank]
         if cheaper:
             chosen = cheaper[-1]

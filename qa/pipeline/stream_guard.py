@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.text import CITATION, strip_citations
 from ingestion.services.injection_scan import injection_found, normalise_for_scan
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage
 from qa.services.prompt_text import SYSTEM_PROMPT
-from qa.services.textfacts import strip_citations
 
 _IMAGE = re.compile(r"!\s*\[[^\]]*\]\s*\(|<\s*img\b|<\s*svg\b|<\s*iframe\b", re.IGNORECASE)
 _URL = re.compile(
@@ -37,6 +37,10 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Where a streamed sentence ends (both stream gates): whitespace after ".", "!" or "?", the
+# citation markers that follow keeping to that sentence, or a line break. Looser than the answer
+# splitter of core.text, which waits to see a capital: the stream cannot wait for the next word.
+STREAM_SENTENCE_END = re.compile(rf"(?<=[.!?])(?:\s*{CITATION.pattern})*\s+(?=\S)|\n+")
 # Eight consecutive words of the system prompt in an answer are a leak, not a coincidence.
 _LEAK_WORDS = 8
 _WORD = re.compile(r"[a-z0-9]+")
@@ -143,7 +147,6 @@ class LinkHoldGate:
     stream exactly as before; a link only shows when its sentence is complete."""
 
     _TRIGGER = re.compile(r"https?:|www\.|//|\]\s*\(|!\s*\[|<|\b(?:javascript|data|ftp|file):", re.IGNORECASE)
-    _BOUNDARY = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}\])*\s+(?=\S)|\n+")
 
     def __init__(self, emit_text: Callable[[str], None], passages: list[ContextPassage]) -> None:
         self.emit_text, self.passages = emit_text, passages
@@ -154,7 +157,7 @@ class LinkHoldGate:
     def feed(self, piece: str) -> None:
         self.sentence += piece
         self.held += piece
-        boundary = self._BOUNDARY.search(self.sentence)
+        boundary = STREAM_SENTENCE_END.search(self.sentence)
         if boundary is not None:
             done, rest = self.sentence[: boundary.end()], self.sentence[boundary.end() :]
             held_done = self.held[: len(self.held) - len(rest)] if len(rest) <= len(self.held) else self.held

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -65,14 +66,29 @@ def _counter(scope: str) -> UsageCounter:
         return UsageCounter.objects.get(scope=scope)
 
 
+class BudgetLevel(StrEnum):
+    """Where spend stands against the limits; the router and the notice read it."""
+
+    OK = "ok"
+    SOFT = "soft"  # an alert, and routing one tier down
+    HARD = "hard"  # only cached and extractive answers, with a notice
+
+
+class BudgetScope(StrEnum):
+    """Whose counter a limit is on (its alert is recorded on that counter)."""
+
+    USER = "user"  # the asker's day
+    GLOBAL = "global"  # everyone's month
+
+
 @dataclass
 class BudgetState:
-    level: str = "ok"  # ok, soft, hard
+    level: BudgetLevel = BudgetLevel.OK
     reasons: list[str] = field(default_factory=list)
 
     @property
     def notice(self) -> str:
-        if self.level != "hard":
+        if self.level != BudgetLevel.HARD:
             return ""
         return (
             f"Usage limit reached ({'; '.join(self.reasons)}). Until it resets, answers come from "
@@ -116,35 +132,37 @@ def budget_check(*, user_id: int, count_question: bool = False) -> BudgetState:
     tokens = mine.tokens + mine.reserved_tokens
     cost = mine.cost + mine.reserved_cost
     month = everyone.cost + everyone.reserved_cost
+    hard, soft = BudgetLevel.HARD, BudgetLevel.SOFT
+    yours, everyones = BudgetScope.USER, BudgetScope.GLOBAL
     checks = [
-        ("hard", _over(mine.questions, policy.user_daily_questions_hard), "your daily question limit"),
-        ("hard", _over(tokens, policy.user_daily_tokens_hard), "your daily token limit"),
-        ("hard", _over(cost, policy.user_daily_cost_hard), "your daily cost limit"),
-        ("hard", _over(month, policy.monthly_cost_hard), "this month's budget"),
-        ("soft", _over(mine.questions, policy.user_daily_questions_soft), "your daily question allowance"),
-        ("soft", _over(tokens, policy.user_daily_tokens_soft), "your daily token allowance"),
-        ("soft", _over(cost, policy.user_daily_cost_soft), "your daily cost allowance"),
-        ("soft", _over(month, policy.monthly_cost_soft), "this month's soft budget"),
+        (hard, yours, _over(mine.questions, policy.user_daily_questions_hard), "your daily question limit"),
+        (hard, yours, _over(tokens, policy.user_daily_tokens_hard), "your daily token limit"),
+        (hard, yours, _over(cost, policy.user_daily_cost_hard), "your daily cost limit"),
+        (hard, everyones, _over(month, policy.monthly_cost_hard), "this month's budget"),
+        (soft, yours, _over(mine.questions, policy.user_daily_questions_soft), "your daily question allowance"),
+        (soft, yours, _over(tokens, policy.user_daily_tokens_soft), "your daily token allowance"),
+        (soft, yours, _over(cost, policy.user_daily_cost_soft), "your daily cost allowance"),
+        (soft, everyones, _over(month, policy.monthly_cost_soft), "this month's soft budget"),
     ]
-    for level, hit, reason in checks:
+    for level, counter, hit, reason in checks:
         if not hit:
             continue
-        if level == "hard":
-            state.level = "hard"
-        elif state.level == "ok":
-            state.level = "soft"
+        if level == BudgetLevel.HARD:
+            state.level = BudgetLevel.HARD
+        elif state.level == BudgetLevel.OK:
+            state.level = BudgetLevel.SOFT
         state.reasons.append(reason)
-        scope = mine.scope if "your" in reason else everyone.scope
+        scope = mine.scope if counter == BudgetScope.USER else everyone.scope
         _alert_once(scope=scope, kind=level, message=f"{reason} reached ({scope})")
     return state
 
 
-def _alert_once(*, scope: str, kind: str, message: str) -> None:
-    if kind == "soft":
+def _alert_once(*, scope: str, kind: BudgetLevel, message: str) -> None:
+    if kind == BudgetLevel.SOFT:
         if UsageCounter.objects.filter(scope=scope, soft_alerted=False).update(soft_alerted=True):
             BudgetAlert.objects.create(scope=scope, kind=kind, message=message)
             logger.warning("budget.soft_limit scope=%s %s", scope, message)
-    elif not BudgetAlert.objects.filter(scope=scope, kind="hard").exists():
+    elif not BudgetAlert.objects.filter(scope=scope, kind=BudgetLevel.HARD).exists():
         BudgetAlert.objects.create(scope=scope, kind=kind, message=message)
         logger.warning("budget.hard_limit scope=%s %s", scope, message)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone
 
-from qa.models import Answer, Interaction, ModelPrice
+from qa.models import Interaction, ModelPrice
 
 MILLION = Decimal(1_000_000)
 
@@ -28,8 +29,19 @@ def cost_of(*, model: str, tokens_in: int, tokens_out: int, at: datetime | None 
     return (Decimal(tokens_in) * price.input_per_million + Decimal(tokens_out) * price.output_per_million) / MILLION
 
 
-def answer_cost_record(*, answer_id: int) -> tuple[int, int, Decimal]:
-    """Price each model call of an answer and store the answer's totals."""
+@dataclass(frozen=True)
+class AnswerSpend:
+    """What an answer's model calls cost: tokens in and out, and their price."""
+
+    tokens_in: int
+    tokens_out: int
+    cost: Decimal
+
+
+def answer_spend_price(*, answer_id: int) -> AnswerSpend:
+    """Price each model call of an answer (at the price in force when it was made) and return
+    the answer's totals; the answer's own fields are written with its final state
+    (``qa.pipeline.finish``)."""
     total_in = total_out = 0
     total = Decimal(0)
     for interaction in Interaction.objects.filter(answer_id=answer_id):
@@ -42,5 +54,4 @@ def answer_cost_record(*, answer_id: int) -> tuple[int, int, Decimal]:
         total_in += interaction.tokens_in
         total_out += interaction.tokens_out
         total += cost
-    Answer.objects.filter(pk=answer_id).update(tokens_in=total_in, tokens_out=total_out, cost=total)
-    return total_in, total_out, total
+    return AnswerSpend(tokens_in=total_in, tokens_out=total_out, cost=total)

@@ -11,7 +11,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group
 
 from qa.models import Answer, AnswerStatus
-from qa.pipeline.orchestrator import Prepared, answer_run
+from qa.pipeline.load import Prepared
+from qa.pipeline.orchestrator import answer_run
 from tests.core.test_websocket import session_cookie_for, signed_in, socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

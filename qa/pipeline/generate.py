@@ -1,0 +1,96 @@
+"""Stage 5, generate: the passages shown to the reader, the answer marked as streaming, the
+model called through the gateway (the only path to any language model) with its words relayed
+as they come (``StreamRelay``), and the call's cost settled against the reservation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from qa.models import Interaction, TierProvider
+from qa.pipeline.deps import PipelineDeps
+from qa.pipeline.finish import answer_mark_streaming
+from qa.pipeline.gate import GateVerdict
+from qa.pipeline.gateway import GatewayFailed, GatewayResult, gateway_stream
+from qa.pipeline.load import Loaded
+from qa.pipeline.plan import Plan
+from qa.pipeline.relay import StreamRelay
+from qa.pipeline.retrieve import Retrieved
+from qa.presenters import HELD_MESSAGE
+from qa.realtime import Event
+from qa.services.budgets import Reservation, budget_settle
+from qa.services.costs import AnswerSpend, answer_spend_price
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Generated:
+    result: GatewayResult | None  # None: every provider of the chain failed
+    failure: str | None  # why every provider of the chain failed (None: one answered)
+    first_token_ms: float | None  # when the reader saw the first word (None: nothing shown)
+    spend: AnswerSpend  # the answer's model calls, priced
+
+    def timings(self, *, retrieval_ms: float) -> dict[str, float]:
+        """When the reader saw the first word (nothing shown: when retrieval ended) and, for
+        comparison, when the model gave it."""
+        timings = {"first_token": self.first_token_ms if self.first_token_ms is not None else retrieval_ms}
+        if self.result is not None and self.result.model_first_token_ms is not None:
+            timings["model_first_token"] = round(self.result.model_first_token_ms, 1)
+        return timings
+
+    @property
+    def declined(self) -> bool:
+        """The model itself found no answer in the passages (a decline ends the chain)."""
+        return self.result is not None and self.result.declined
+
+
+def answer_generate(
+    *, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, plan: Plan, deps: PipelineDeps
+) -> Generated:
+    answer = loaded.answer
+    deps.emit(Event.SOURCES, {"sources": [
+        {"n": p.n, "title": p.title, "section": p.section, "page": p.page, "source": p.source_name, "quote": p.text[:300]}
+        for p in plan.request.passages
+    ]})  # fmt: skip
+    answer_mark_streaming(answer_id=answer.pk, route=plan.route, high_stakes=verdict.high_stakes)
+    if verdict.held:
+        topics = " and ".join(verdict.high_stakes)
+        deps.emit(Event.STATUS, {"stage": "held", "message": f"This looks like a {topics} question. {HELD_MESSAGE}"})
+    else:
+        deps.emit(
+            Event.STATUS,
+            {"stage": "generating", "message": "Writing the answer… (a draft until it is checked against the sources)"},
+        )
+    relay = StreamRelay(
+        emit=deps.emit, started=loaded.started, mode=deps.settings.stream_mode, held=verdict.held,
+        passages=plan.request.passages, verifier=plan.verifier, unsupported_policy=retrieved.policy.unsupported_policy,
+        relevance=plan.relevance,
+    )  # fmt: skip
+    result: GatewayResult | None = None
+    failure: str | None = None
+    try:
+        result = gateway_stream(
+            request=plan.request, providers=list(plan.chain), answer_id=answer.pk, on_token=relay.on_token,
+            on_reset=relay.on_reset,
+        )  # fmt: skip
+    except GatewayFailed as exc:
+        logger.warning("qa.all_providers_failed answer_id=%s errors=%s", answer.pk, exc)
+        failure = str(exc)
+    finally:
+        spend = _settle(answer_id=answer.pk, user_id=answer.conversation.user.pk, reservation=plan.reservation)
+    if result is not None:
+        relay.flush()
+    return Generated(result=result, failure=failure, first_token_ms=relay.first_token_ms, spend=spend)
+
+
+def _settle(*, answer_id: int, user_id: int, reservation: Reservation | None) -> AnswerSpend:
+    """Price the answer's model calls and turn the reservation into actual spend."""
+    spend = answer_spend_price(answer_id=answer_id)
+    spent = Interaction.objects.filter(answer_id=answer_id).exclude(provider=TierProvider.EXTRACTIVE)
+    tokens = sum(i.tokens_in + i.tokens_out for i in spent)
+    cost = sum((i.cost for i in spent), Decimal(0))
+    if reservation is not None or tokens or cost:  # nothing reserved, nothing spent: no counter to change
+        budget_settle(reservation=reservation, user_id=user_id, tokens=tokens, cost=cost)
+    return spend

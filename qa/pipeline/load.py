@@ -1,0 +1,91 @@
+"""Stage 1, load: the pending answer, counted against the budgets, its question embedded and
+classified, and a reviewer-curated or cached verified answer to the same question when one
+fits. Its result (``Prepared``) can travel: the chat consumer runs this stage itself (a cache
+hit is answered without the worker round trip) and queues the rest with it, so the worker
+neither embeds nor counts the question again."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qa.checks.high_stakes import high_stakes_classify
+from qa.models import Answer, ReusableAnswer
+from qa.pipeline.deps import PipelineDeps
+from qa.realtime import Event
+from qa.reuse.cache import cache_lookup
+from qa.services.budgets import BudgetLevel, BudgetState, budget_check
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the load stage found, in a shape a Celery message carries (JSON)."""
+
+    vector: list[float]
+    budget_level: BudgetLevel
+    budget_reasons: list[str]
+    looks_high_stakes: bool
+    started_at: float  # time.time() when the load stage began
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Prepared:
+        values = {name: data[name] for name in cls.__dataclass_fields__}
+        return cls(**{**values, "budget_level": BudgetLevel(values["budget_level"])})
+
+
+@dataclass(frozen=True)
+class Loaded:
+    answer: Answer
+    question: str  # the standalone question: a follow-up joined to the one before it
+    prepared: Prepared
+    started: float  # time.perf_counter() origin of the answer's timings
+    # A curated or cached answer to the same question: the answer is final without a model.
+    reusable: ReusableAnswer | None = field(default=None)
+
+    @property
+    def budget(self) -> BudgetState:
+        return BudgetState(level=self.prepared.budget_level, reasons=list(self.prepared.budget_reasons))
+
+
+def answer_fetch(*, answer_id: int) -> Answer:
+    return Answer.objects.select_related("conversation__user", "reused_from").get(pk=answer_id)
+
+
+def answer_load(
+    *, answer: Answer, deps: PipelineDeps, collection_ids: list[int] | None, prepared: Prepared | None
+) -> Loaded:
+    """The load stage for a pending answer; with ``prepared``, it already ran elsewhere and
+    only the clock is restored (timings count from its start, wherever it ran)."""
+    question = answer.standalone_question or answer.question
+    if prepared is not None:
+        started = time.perf_counter() - max(0.0, time.time() - prepared.started_at)
+        return Loaded(answer=answer, question=question, prepared=prepared, started=started)
+    started_at, started = time.time(), time.perf_counter()
+    deps.emit(Event.STATUS, {"stage": "searching", "message": "Searching your documents…"})
+    budget = budget_check(user_id=answer.conversation.user.pk, count_question=True)
+    vector = deps.embedder.embed_query(question)
+    # A question that looks high-stakes on any topic never takes a cached answer (a
+    # reviewer-curated one, yes).
+    looks_high_stakes = high_stakes_classify(
+        question=question, embedder=deps.embedder, question_vector=np.asarray(vector)
+    ).flagged
+    # A reviewer-approved or cached verified answer to the same question, from documents this
+    # user may read.
+    match = cache_lookup(
+        user=answer.conversation.user, question=question, embedding=vector, answer_id=answer.pk,
+        models=[t.model for t in deps.tiers], collection_ids=collection_ids,
+        cached=deps.settings.cache_enabled and not looks_high_stakes,
+    )  # fmt: skip
+    return Loaded(
+        answer=answer,
+        question=question,
+        prepared=Prepared(vector, budget.level, budget.reasons, looks_high_stakes, started_at),
+        started=started,
+        reusable=match.entry if match is not None else None,
+    )
