@@ -22,13 +22,13 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import OperationalError, connection, transaction
 from django.db.models import Sum
 
+from core.text import tokens
 from ingestion.contracts import RetrievedChunk
 from ingestion.models import Document
 from ingestion.selectors.collections import collection_list_readable
 from providers.embeddings.base import EmbeddingProvider
 from providers.registry import embedding_provider_default
 
-_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_]|[A-Za-z0-9]")
 # Identifiers and numbers: a dot or underscore inside, a digit, or an inner capital (CamelCase, ALLCAPS).
 _TECHNICAL = re.compile(r"[._]|\d|[a-z][A-Z]|^[A-Z]{2,}$")
 
@@ -156,7 +156,7 @@ def fulltext_query_of(question: str) -> str:
     are what full-text search finds better than embeddings: when there are some, the leg
     searches for them alone; otherwise for the longest remaining words.
     """
-    words = list(dict.fromkeys(w for w in _WORD.findall(question)))[:32]
+    words = list(dict.fromkeys(tokens(question)))[:32]
     if not words:
         return ""
     with connection.cursor() as cursor:

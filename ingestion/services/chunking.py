@@ -3,9 +3,9 @@ boundaries where possible, consecutive chunks of a section overlap by a sentence
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from core.text import DOCUMENT_SENTENCE_END
 from ingestion.parsers import ParsedDocument
 
 # all-MiniLM-L6-v2 reads at most 256 word pieces; ~900 characters of English prose is about
@@ -16,8 +16,6 @@ OVERLAP_CHARS = 150
 # Sections shorter than this are merged with their neighbours (same page) to avoid
 # fragments such as one-line API entries standing alone.
 MIN_SECTION_CHARS = 250
-
-_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[\"'(\[]?[A-Z0-9@_`])|\n{2,}|\n(?=[-*•]\s)")
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ class ChunkDraft:
 
 def split_sentences(text: str) -> list[str]:
     parts: list[str] = []
-    for piece in _SENTENCE_END.split(text):
+    for piece in DOCUMENT_SENTENCE_END.split(text):
         piece = piece.strip()
         if not piece:
             continue
