@@ -20,6 +20,7 @@ from qa.pipeline.finish import CRASHED_REASON
 from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.pipeline.precompute import precompute_run
 from qa.tasks import generate_answer
+from tests.qa.fakes import ScriptedProvider
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +130,15 @@ def test_a_failure_after_the_final_write_keeps_the_final_answer(reader, monkeypa
     answer = answer_run(answer_id=answer.pk, emit=lambda event, payload: events.append(event))
     assert answer.status == AnswerStatus.ANSWERED and "260" in answer.text
     assert events[-1] == "qa.final" and "qa.failed" not in events
+
+
+def test_a_failure_after_the_model_answered_keeps_what_the_calls_cost(reader, monkeypatch: pytest.MonkeyPatch) -> None:
+    def verifier_down(**kwargs: object) -> None:
+        raise RuntimeError("verifier crashed")
+
+    monkeypatch.setattr("qa.pipeline.check.answer_verify", verifier_down)
+    answer = answer_create(user=reader, question=QUESTION)
+    provider = ScriptedProvider("In London the limit is 260 euros per night [1].")
+    answer = answer_run(answer_id=answer.pk, emit=lambda *_: None, providers=[provider])
+    assert (answer.status, answer.error) == (AnswerStatus.FAILED, "RuntimeError: verifier crashed")
+    assert (answer.tokens_in, answer.tokens_out) == (100, 10)  # the scripted model counts words

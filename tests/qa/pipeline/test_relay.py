@@ -84,3 +84,9 @@ def test_what_the_gate_still_holds_goes_out_when_the_model_finishes(recorder, mo
     relay.on_token("In London the limit is 260 euros [1]")
     relay.flush()
     assert recorder.text() == "In London the limit is 260 euros [1]"
+
+
+def test_citation_markers_after_a_full_stop_go_out_with_their_sentence(recorder) -> None:
+    relay = relay_for(recorder, mode=StreamMode.SENTENCE)
+    relay.on_token("In London the limit is 260 euros. [1] Meals")
+    assert "[1]" in recorder.text() and "Meals" not in recorder.text()
