@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from core.text import normalise, strip_citations
 from evaluation.models import EvalRun
 from evaluation.services.scoring import (
     ANSWERABLE,
@@ -29,7 +30,6 @@ from providers.llm.base import LLMProvider
 from qa.models import AnswerStatus
 from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.realtime import Event
-from qa.services.textfacts import normalise, strip_citations
 
 EVAL_USERNAME = "verity-eval"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qa.services.textfacts import CITATION, Facts, content_words, mentions, normalise, sentences_split, strip_citations
+from core.text import CITATION, Facts, content_words, mentions, normalise, sentences_split, strip_citations
 
 ANSWERABLE = {"factoid", "procedural", "explanatory", "multi_hop", "paraphrase", "curated"}
 

@@ -22,10 +22,7 @@ import httpx
 import numpy as np
 from django.conf import settings
 
-from providers.embeddings.base import EmbeddingProvider
-from providers.llm.base import ContextPassage
-from qa.services.prompt_text import passage_frame
-from qa.services.textfacts import (
+from core.text import (
     CITATION,
     NEGATION,
     Facts,
@@ -37,6 +34,9 @@ from qa.services.textfacts import (
     sentences_split,
     strip_citations,
 )
+from providers.embeddings.base import EmbeddingProvider
+from providers.llm.base import ContextPassage
+from qa.services.prompt_text import passage_frame
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from core.text import identifiers, mentions, normalise
 from ingestion.contracts import RetrievedChunk
-from qa.services.textfacts import identifiers, mentions, normalise
 
 
 @dataclass(frozen=True)

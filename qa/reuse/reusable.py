@@ -25,13 +25,13 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from core.db import commit_without_waiting
+from core.text import STOP_WORDS, Facts, negation_count
 from ingestion.selectors.collections import (
     collection_ids_readable,
     documents_all_readable_sql,
     readable_documents_with_floor,
 )
 from qa.models import Citation, ReusableAnswer, ReuseOrigin
-from qa.services.textfacts import STOP_WORDS, Facts, negation_count
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import json
 
 from django.contrib.auth.models import AnonymousUser, User
 
+from core.text import Facts, strip_citations
 from qa.models import ReuseOrigin
 from qa.selectors import reusable_list_readable
-from qa.services.textfacts import Facts, strip_citations
 
 
 def curated_cases(*, user: User | AnonymousUser) -> list[dict[str, object]]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.realtime import group_send_now
+from core.text import CITATION
 from qa.models import (
     Answer,
     AnswerStatus,
@@ -25,7 +26,6 @@ from qa.presenters import answer_payload
 from qa.realtime import Event, user_group
 from qa.reuse.curated import curated_create_from
 from qa.selectors import answer_list_reviewable
-from qa.services.textfacts import CITATION
 
 logger = logging.getLogger(__name__)
 MAX_EDIT_CHARS = 20_000

@@ -9,7 +9,7 @@ other users as a curated answer, and the extractive model quotes document text. 
   value or a code span is never touched (the earlier version rewrote the sanitised HTML with a
   regular expression, and ``<a class="[1] <img src=x onerror=alert(1)>">`` came out as a live
   ``img``);
-- markers are recognised by ``textfacts.CITATION``, the same pattern verification reads, so a
+- markers are recognised by ``core.text.CITATION``, the same pattern verification reads, so a
   marker is linked only if verification saw it;
 - nh3 is the last step, with a strict allow-list: no style, no event handler, no image, links
   only to http, https or relative URLs, and ``rel`` set on every link.
@@ -27,7 +27,7 @@ from markdown.inlinepatterns import InlineProcessor  # type: ignore[import-untyp
 from markdown.treeprocessors import Treeprocessor  # type: ignore[import-untyped]
 from markdown.util import AtomicString  # type: ignore[import-untyped]
 
-from qa.services.textfacts import CITATION
+from core.text import CITATION
 
 ALLOWED_TAGS = {"p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "blockquote", "a", "sup", "h3", "h4"}
 ALLOWED_URL_SCHEMES = {"http", "https"}
@@ -36,7 +36,7 @@ LINK_REL = "noopener noreferrer nofollow"
 
 # After Markdown's raw-HTML pattern (90), so inline tags are already set aside and their
 # attribute values are not text; before its entity pattern (80), so "&#91;1&#93;" is still
-# visible as the marker textfacts.CITATION reads.
+# visible as the marker core.text.CITATION reads.
 _CITATION_PRIORITY = 85
 # Our own source-viewer URLs are site-relative paths ("/chat/answers/1/sources/2/"); anything
 # else ("//host", "javascript:") is refused even if a caller passed it.

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.text import Facts, identifiers, numbers, sentences_split
 from providers.registry import embedding_provider_default
 from qa.checks.high_stakes import high_stakes_classify
 from qa.reuse.reusable import questions_compatible
-from qa.services.textfacts import Facts, identifiers, numbers, sentences_split
 
 
 def test_numbers_are_canonical_and_citations_are_not_numbers() -> None:
