@@ -15,7 +15,8 @@ import json
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 import httpx
@@ -24,8 +25,8 @@ from django.conf import settings
 
 from core.text import (
     CITATION,
-    NEGATION,
     Facts,
+    citation_marker,
     content_words,
     mentions,
     negation_count,
@@ -33,12 +34,52 @@ from core.text import (
     numbers,
     sentences_split,
     strip_citations,
+    without_negations,
 )
+from ingestion.models import UnsupportedPolicy
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage
 from qa.services.prompt_text import passage_frame
 
 logger = logging.getLogger(__name__)
+
+# The numbers below were chosen by hand when the trust layer was written (issue #5) and have not
+# been tuned one by one; the thresholds that decide support (QA_VERIFY_MIN_SUPPORT 0.5,
+# QA_VERIFY_MIN_COVERAGE 0.5) are settings, set while looking at the 50-item development set
+# (docs/BENCHMARKS.md, issue #5).
+
+# A claim's support from one passage: embedding similarity to the passage's closest sentence,
+# plus the share of the claim's content words the passage contains. Similarity weighs a little
+# more because it reads rewordings; coverage keeps a fluent sentence about something else from
+# passing. Not measured; chosen by hand.
+SIMILARITY_WEIGHT = 0.55
+COVERAGE_WEIGHT = 0.45
+# Passage sentences considered as a claim's closest: shorter ones are headings or fragments, longer
+# ones tables or code whose embedding says little. Not measured; chosen by hand.
+PASSAGE_SENTENCE_MIN_CHARS = 12
+PASSAGE_SENTENCE_MAX_CHARS = 800
+# Copied text shorter than this is found in passages by chance ("the default value"), so it does
+# not prove support. Not measured; chosen by hand.
+COPIED_MIN_CHARS = 12
+# "Negation differs" is read only against a passage sentence this close to the claim (cosine) and
+# sharing this share of its content words (Jaccard): below either, a different negation count says
+# nothing, the sentences are about different things. Not measured; chosen by hand.
+NEGATION_CHECK_MIN_SIMILARITY = 0.7
+SAME_WORDS_MIN_JACCARD = 0.6
+# "A negation was added" compares the claim without negations to the passage: a shorter remainder
+# ("it is not") occurs anywhere. Not measured; chosen by hand.
+NEGATION_ADDED_MIN_CHARS = 20
+# A sentence is split on copied text only when it has SPLIT_MIN_WORDS words, at least
+# COPIED_PART_MIN_WORDS of them copied (fewer are found in passages by chance) and at least
+# REST_MIN_WORDS others (fewer are a clause ending, "as shown above"); a rest is split again at
+# most SPLIT_MAX_DEPTH times. 9 = 6 + 3. Not measured; chosen by hand.
+SPLIT_MIN_WORDS = 9
+COPIED_PART_MIN_WORDS = 6
+REST_MIN_WORDS = 3
+SPLIT_MAX_DEPTH = 3
+# A sentence with fewer content words and no number or code name ("See below.", "Yes.") states
+# nothing to check. Not measured; chosen by hand.
+CLAIM_MIN_CONTENT_WORDS = 2
 
 _LIST_PREFIX = re.compile(r"^(\s*(?:[-*+]|\d{1,2}[.)])\s+|\s*#{1,6}\s+|\s*>\s*)")
 _DECLINE = re.compile(
@@ -49,10 +90,62 @@ _DECLINE = re.compile(
 )
 
 
+class IssueKind(StrEnum):
+    """Why a passage does not support a claim."""
+
+    NUMBER_NOT_IN_SOURCE = "number_not_in_source"
+    NAME_NOT_IN_SOURCE = "name_not_in_source"
+    ENTITY_NOT_IN_SOURCE = "entity_not_in_source"
+    NEGATION_ADDED = "negation_added"
+    NEGATION_DIFFERS = "negation_differs"
+    LOW_COVERAGE = "low_coverage"
+    # Given to the sentence, not by a passage: a passage other than the one it rests on says the opposite.
+    CONTRADICTED_ELSEWHERE = "contradicted_elsewhere"
+    NO_PASSAGE = "no_passage"
+    LOW_SUPPORT = "low_support"
+
+    @property
+    def says_opposite(self) -> bool:
+        """The passage contradicts the claim: it vetoes the claim whichever passage is cited."""
+        return self in (IssueKind.NEGATION_ADDED, IssueKind.NEGATION_DIFFERS, IssueKind.CONTRADICTED_ELSEWHERE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Issue:
+    """One reason a claim is not supported; ``message`` is what reviewers read (and what is stored)."""
+
+    kind: IssueKind
+    subject: str = ""  # the number, code name or entity the source lacks
+    value: float = 0.0  # LOW_COVERAGE: the share of words found; LOW_SUPPORT: the score
+    threshold: float = 0.0  # LOW_SUPPORT: the score needed
+
+    @property
+    def message(self) -> str:
+        match self.kind:
+            case IssueKind.NUMBER_NOT_IN_SOURCE:
+                return f"the number {self.subject} is not in the source"
+            case IssueKind.NAME_NOT_IN_SOURCE:
+                return f"`{self.subject}` is not in the source"
+            case IssueKind.ENTITY_NOT_IN_SOURCE:
+                return f"“{self.subject}” is not in the source"
+            case IssueKind.NEGATION_ADDED:
+                return "the source says the opposite (a negation was added)"
+            case IssueKind.NEGATION_DIFFERS:
+                return "the source says the opposite (negation differs)"
+            case IssueKind.LOW_COVERAGE:
+                return f"only {self.value:.0%} of its words are in the source"
+            case IssueKind.CONTRADICTED_ELSEWHERE:
+                return "another passage says the opposite"
+            case IssueKind.NO_PASSAGE:
+                return "no passage was given"
+            case IssueKind.LOW_SUPPORT:
+                return f"support {self.value:.2f} is below {self.threshold:.2f}"
+
+
 @dataclass
 class PassageSupport:
     score: float
-    issues: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -67,7 +160,9 @@ class Verifier(Protocol):
 
 
 def _passage_sentences(text: str) -> list[str]:
-    return [s for s in sentences_split(text) if 12 <= len(s) <= 800] or [text[:800]]
+    return [s for s in sentences_split(text) if PASSAGE_SENTENCE_MIN_CHARS <= len(s) <= PASSAGE_SENTENCE_MAX_CHARS] or [
+        text[:PASSAGE_SENTENCE_MAX_CHARS]
+    ]
 
 
 class EvidenceVerifier:
@@ -131,7 +226,7 @@ class EvidenceVerifier:
                 # A claim copied from another passage was not embedded: lexical evidence only here.
                 sim, closest = similarity[claim_index][passage_index] if claim_index in similarity else (0.0, "")
                 coverage = len(words & passage_words[passage_index]) / max(1, len(words))
-                score = 0.55 * sim + 0.45 * coverage
+                score = SIMILARITY_WEIGHT * sim + COVERAGE_WEIGHT * coverage
                 issues = _consistency(
                     facts, plain, passage_numbers[passage_index], norm_passages[passage_index], closest, sim, coverage
                 )
@@ -142,39 +237,38 @@ class EvidenceVerifier:
 
 def _copied(claim: str, passage: str) -> bool:
     claim = claim.rstrip(".!?:; ")
-    return len(claim) >= 12 and claim in passage
+    return len(claim) >= COPIED_MIN_CHARS and claim in passage
 
 
 def _same_words(a: str, b: str) -> bool:
     """The two sentences say nearly the same words (apart from a negation)."""
     wa, wb = content_words(a), content_words(b)
-    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= 0.6
-
-
-def _without_negations(text: str) -> str:
-    return " ".join(NEGATION.sub(" ", text).split())
+    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= SAME_WORDS_MIN_JACCARD
 
 
 def _consistency(
     facts: Facts, claim: str, source_numbers: set[str], norm: str, closest: str, sim: float, coverage: float
-) -> list[str]:
-    issues: list[str] = []
+) -> list[Issue]:
+    issues: list[Issue] = []
     for number in sorted(facts.numbers - source_numbers):
-        issues.append(f"the number {number} is not in the source")
+        issues.append(Issue(kind=IssueKind.NUMBER_NOT_IN_SOURCE, subject=number))
     for name in sorted(facts.identifiers):
         if not mentions(norm, name):
-            issues.append(f"`{name}` is not in the source")
+            issues.append(Issue(kind=IssueKind.NAME_NOT_IN_SOURCE, subject=name))
     for entity in sorted(facts.entities):
         if entity not in norm:
-            issues.append(f"“{entity}” is not in the source")
+            issues.append(Issue(kind=IssueKind.ENTITY_NOT_IN_SOURCE, subject=entity))
     claim_norm = normalise(claim).rstrip(".!?:; ")
-    stripped = _without_negations(claim_norm)
-    if facts.negated and len(stripped) >= 20 and stripped in _without_negations(norm):
-        issues.append("the source says the opposite (a negation was added)")
-    elif closest and sim >= 0.7 and negation_count(claim) != negation_count(closest) and _same_words(claim, closest):
-        issues.append("the source says the opposite (negation differs)")
+    stripped = without_negations(claim_norm)
+    if facts.negated and len(stripped) >= NEGATION_ADDED_MIN_CHARS and stripped in without_negations(norm):
+        issues.append(Issue(kind=IssueKind.NEGATION_ADDED))
+    elif (
+        closest and sim >= NEGATION_CHECK_MIN_SIMILARITY
+        and negation_count(claim) != negation_count(closest) and _same_words(claim, closest)
+    ):  # fmt: skip
+        issues.append(Issue(kind=IssueKind.NEGATION_DIFFERS))
     if coverage < settings.QA_VERIFY_MIN_COVERAGE:
-        issues.append(f"only {coverage:.0%} of its words are in the source")
+        issues.append(Issue(kind=IssueKind.LOW_COVERAGE, value=coverage))
     return issues
 
 
@@ -240,7 +334,18 @@ def verifier_for_classification(*, verifier: Verifier, restricted: bool) -> Veri
     return verifier
 
 
-@dataclass
+class SentenceAction(StrEnum):
+    """What verification did with a sentence."""
+
+    KEPT = "kept"  # supported by a passage it cites
+    RECITED = "recited"  # supported by another passage than the ones it cites: cites that one instead
+    CITED = "cited"  # cited nothing, supported by a passage: cites it now
+    REMOVED = "removed"  # unsupported, policy "remove"
+    MARKED = "marked"  # unsupported, policy "mark": shown with a notice
+    NO_CLAIM = "no-claim"  # states nothing to check ("See below.")
+
+
+@dataclass(frozen=True, kw_only=True)
 class SentenceCheck:
     text: str  # without citation markers
     original_citations: list[int]
@@ -249,8 +354,22 @@ class SentenceCheck:
     support: float
     best_passage: int | None
     supported: bool
-    issues: list[str]
-    action: str  # kept, recited, cited, removed, marked, no-claim
+    issues: list[Issue]
+    action: SentenceAction
+
+    def as_dict(self) -> dict[str, object]:
+        """As stored with the answer and shown to reviewers: issues as their messages."""
+        return {
+            "text": self.text,
+            "original_citations": list(self.original_citations),
+            "citations": list(self.citations),
+            "claim": self.claim,
+            "support": self.support,
+            "best_passage": self.best_passage,
+            "supported": self.supported,
+            "issues": [issue.message for issue in self.issues],
+            "action": self.action.value,
+        }
 
 
 @dataclass
@@ -281,14 +400,14 @@ class Verification:
 
     @property
     def removed(self) -> int:
-        return sum(1 for s in self.sentences if s.action == "removed")
+        return sum(1 for s in self.sentences if s.action == SentenceAction.REMOVED)
 
     @property
     def recited(self) -> int:
-        return sum(1 for s in self.sentences if s.action in ("recited", "cited"))
+        return sum(1 for s in self.sentences if s.action in (SentenceAction.RECITED, SentenceAction.CITED))
 
     def cited_numbers(self) -> list[int]:
-        return list(dict.fromkeys(n for s in self.sentences if s.action != "removed" for n in s.citations))
+        return list(dict.fromkeys(n for s in self.sentences if s.action != SentenceAction.REMOVED for n in s.citations))
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -300,7 +419,7 @@ class Verification:
             "recited": self.recited,
             "dropped_citations": self.dropped_citations,
             "elapsed_ms": round(self.elapsed_ms, 1),
-            "sentences": [asdict(s) for s in self.sentences],
+            "sentences": [s.as_dict() for s in self.sentences],
         }
 
 
@@ -329,22 +448,25 @@ def _split_on_copied(sentence: str, norm_passages: list[str], depth: int = 0) ->
     """Split a sentence that starts or ends with text copied from a passage and goes on with
     something else ("<quoted signature> In practice this is the fastest option"), so that the
     rest is checked on its own instead of riding on the copied part."""
-    marks = " ".join(f"[{n}]" for n in dict.fromkeys(CITATION.findall(sentence)))
+    marks = " ".join(citation_marker(int(n)) for n in dict.fromkeys(CITATION.findall(sentence)))
     plain = strip_citations(sentence)
     words = plain.split()
-    if depth > 3 or len(words) < 9 or not norm_passages or _copied(normalise(plain), max(norm_passages, key=len)):
+    if (
+        depth > SPLIT_MAX_DEPTH or len(words) < SPLIT_MIN_WORDS or not norm_passages
+        or _copied(normalise(plain), max(norm_passages, key=len))
+    ):  # fmt: skip
         return [sentence]
     if any(_copied(normalise(plain), norm) for norm in norm_passages):
         return [sentence]
     head = _longest_copied(words, norm_passages, from_end=False)
-    if head >= 6 and len(words) - head >= 3:
+    if head >= COPIED_PART_MIN_WORDS and len(words) - head >= REST_MIN_WORDS:
         rest = " ".join(words[head:])
         return [f"{' '.join(words[:head])} {marks}".strip()] + [
             REMAINDER + p.removeprefix(REMAINDER)
             for p in _split_on_copied(f"{rest} {marks}".strip(), norm_passages, depth + 1)
         ]
     tail = _longest_copied(words, norm_passages, from_end=True)
-    if tail >= 6 and len(words) - tail >= 3:
+    if tail >= COPIED_PART_MIN_WORDS and len(words) - tail >= REST_MIN_WORDS:
         rest = " ".join(words[: len(words) - tail])
         return [
             REMAINDER + p.removeprefix(REMAINDER)
@@ -355,7 +477,7 @@ def _split_on_copied(sentence: str, norm_passages: list[str], depth: int = 0) ->
 
 def _is_claim(sentence: str) -> bool:
     facts = Facts.of(sentence)
-    return len(content_words(sentence)) >= 2 or bool(facts.numbers or facts.identifiers)
+    return len(content_words(sentence)) >= CLAIM_MIN_CONTENT_WORDS or bool(facts.numbers or facts.identifiers)
 
 
 def answer_verify(
@@ -363,11 +485,12 @@ def answer_verify(
     text: str,
     passages: list[ContextPassage],
     verifier: Verifier,
-    policy: str = "remove",
+    policy: str = UnsupportedPolicy.REMOVE,
     min_support: float | None = None,
 ) -> Verification:
-    """Check each sentence, fix its citations and apply ``policy`` ("remove" or "mark") to the
-    unsupported ones. Code blocks are checked as one claim."""
+    """Check each sentence, fix its citations and apply ``policy`` (an ``UnsupportedPolicy``:
+    remove or mark) to the unsupported ones. Code blocks are checked as one claim."""
+    mark = policy == UnsupportedPolicy.MARK
     started = time.perf_counter()
     threshold = settings.QA_VERIFY_MIN_SUPPORT if min_support is None else min_support
     valid = {p.n for p in passages}
@@ -412,11 +535,15 @@ def answer_verify(
         plain = sentence if is_code else strip_citations(sentence)
         row = score_of.get((li, si))
         if row is None:
-            checks[(li, si)] = SentenceCheck(plain, cited, cited, False, 0.0, None, True, [], "no-claim")
+            checks[(li, si)] = SentenceCheck(
+                text=plain, original_citations=cited, citations=cited, claim=False, support=0.0, best_passage=None,
+                supported=True, issues=[], action=SentenceAction.NO_CLAIM,
+            )  # fmt: skip
             continue
         best_i = max(range(len(row)), key=lambda i: (row[i].ok, row[i].score)) if row else None
+        best_passage = passages[best_i].n if best_i is not None else None
         # A passage that says the opposite vetoes the claim, whichever passage it cites.
-        contradicted = any("opposite" in issue for r in row for issue in r.issues)
+        contradicted = any(issue.kind.says_opposite for r in row for issue in r.issues)
         best_ok = (
             best_i is not None and row[best_i].ok and row[best_i].score >= threshold
             and not contradicted and not (remainder and cited)
@@ -425,24 +552,31 @@ def answer_verify(
             n for n in cited if row[index_of[n]].ok and row[index_of[n]].score >= threshold and not contradicted
         ]
         if cited_ok:
-            support = max(row[index_of[n]].score for n in cited_ok)
-            check = SentenceCheck(plain, cited, cited_ok, True, support, passages[best_i].n if best_i is not None else None,
-                                  True, [], "kept")  # fmt: skip
+            check = SentenceCheck(
+                text=plain, original_citations=cited, citations=cited_ok, claim=True,
+                support=max(row[index_of[n]].score for n in cited_ok), best_passage=best_passage,
+                supported=True, issues=[], action=SentenceAction.KEPT,
+            )  # fmt: skip
         elif best_ok and best_i is not None:
-            check = SentenceCheck(plain, cited, [passages[best_i].n], True, row[best_i].score, passages[best_i].n,
-                                  True, [], "recited" if cited else "cited")  # fmt: skip
+            check = SentenceCheck(
+                text=plain, original_citations=cited, citations=[passages[best_i].n], claim=True,
+                support=row[best_i].score, best_passage=best_passage, supported=True, issues=[],
+                action=SentenceAction.RECITED if cited else SentenceAction.CITED,
+            )  # fmt: skip
         else:
             consider = [index_of[n] for n in cited] or list(range(len(row)))
             worst = max(consider, key=lambda i: row[i].score) if consider else None
-            issues = list(row[worst].issues) if worst is not None else ["no passage was given"]
-            if contradicted and not any("opposite" in i for i in issues):
-                issues.append("another passage says the opposite")
+            issues = list(row[worst].issues) if worst is not None else [Issue(kind=IssueKind.NO_PASSAGE)]
+            if contradicted and not any(i.kind.says_opposite for i in issues):
+                issues.append(Issue(kind=IssueKind.CONTRADICTED_ELSEWHERE))
             support = row[worst].score if worst is not None else 0.0
             if not issues:
-                issues = [f"support {support:.2f} is below {threshold:.2f}"]
-            check = SentenceCheck(plain, cited, cited if policy == "mark" else [], True, support,
-                                  passages[best_i].n if best_i is not None else None, False, issues,
-                                  "marked" if policy == "mark" else "removed")  # fmt: skip
+                issues = [Issue(kind=IssueKind.LOW_SUPPORT, value=support, threshold=threshold)]
+            check = SentenceCheck(
+                text=plain, original_citations=cited, citations=cited if mark else [], claim=True, support=support,
+                best_passage=best_passage, supported=False, issues=issues,
+                action=SentenceAction.MARKED if mark else SentenceAction.REMOVED,
+            )  # fmt: skip
         checks[(li, si)] = check
 
     out_lines: list[str] = []
@@ -450,7 +584,7 @@ def answer_verify(
         kept: list[str] = []
         for si, _ in enumerate(sents):
             check = checks[(li, si)]
-            if check.action == "removed":
+            if check.action == SentenceAction.REMOVED:
                 continue
             kept.append(_with_citations(check, code=prefix == "```"))
         if prefix == "```":
@@ -472,11 +606,11 @@ def answer_verify(
 
 
 def _with_citations(check: SentenceCheck, *, code: bool) -> str:
-    marks = "".join(f"[{n}]" for n in check.citations)
+    marks = "".join(citation_marker(n) for n in check.citations)
     if code:
         return check.text + (f"\n\n{marks}" if marks else "")
     text = check.text
-    suffix = " *(not supported by the sources)*" if check.action == "marked" else ""
+    suffix = " *(not supported by the sources)*" if check.action == SentenceAction.MARKED else ""
     if not marks:
         return text + suffix
     if text and text[-1] in ".!?:;":
