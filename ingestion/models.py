@@ -17,8 +17,16 @@ class Classification(models.TextChoices):
     RESTRICTED = "restricted", "Restricted"
 
 
+class HighStakesTopic(models.TextChoices):
+    """The kinds of advice a collection can hold answers about for review (qa.checks.high_stakes)."""
+
+    LEGAL = "legal", "Legal"
+    FINANCIAL = "financial", "Financial"
+    MEDICAL = "medical", "Medical"
+
+
 def default_high_stakes_topics() -> list[str]:
-    return ["legal", "financial", "medical"]
+    return list(HighStakesTopic.values)
 
 
 class HighStakesPolicy(models.TextChoices):

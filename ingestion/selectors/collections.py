@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
-from ingestion.models import Collection, Document
+from ingestion.models import Collection, Document, HighStakesTopic
 
 
 def collection_readable_q(*, user: User | AnonymousUser, prefix: str = "") -> Q:
@@ -108,7 +108,7 @@ def answer_policy_for(*, collection_ids: list[int]) -> AnswerPolicy:
         )
     )  # fmt: skip
     if not rows:
-        return AnswerPolicy(("legal", "financial", "medical"), "hold", "remove", 0.75, 0.55, 0.35)
+        return AnswerPolicy(tuple(HighStakesTopic.values), "hold", "remove", 0.75, 0.55, 0.35)
     policies = {r["high_stakes_policy"] for r in rows}
     topics = sorted({t for r in rows if r["high_stakes_policy"] != "off" for t in (r["high_stakes_topics"] or [])})
     return AnswerPolicy(

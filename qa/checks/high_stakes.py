@@ -16,12 +16,25 @@ from functools import lru_cache
 import numpy as np
 from django.conf import settings
 
+from ingestion.models import HighStakesTopic
 from providers.embeddings.base import EmbeddingProvider
 
-TOPICS = ("legal", "financial", "medical")
+TOPICS: tuple[str, ...] = tuple(HighStakesTopic.values)
+
+# How the patterns score a topic: each topic word found is half a signal (at most two count), and
+# a question that asks for a judgement adds the other half; a topic is flagged at 1.0, that is two
+# topic words, or one and a request for a judgement. Chosen by hand; on the development set this
+# (with the similarity signal) flags 3 / 3 high-stakes questions and 0 / 47 others
+# (docs/BENCHMARKS.md, issue #5).
+TOPIC_WORD_SCORE = 0.5
+TOPIC_WORDS_COUNTED = 2
+JUDGEMENT_SCORE = 0.5
+FLAG_SCORE = 1.0
+# Topic words quoted in the reason a reviewer reads.
+REASON_WORDS_SHOWN = 3
 
 _PATTERNS: dict[str, list[str]] = {
-    "legal": [
+    HighStakesTopic.LEGAL: [
         r"\blegal(?:ly)?\b",
         r"\b(?:il)?lawful(?:ly)?\b",
         r"\billegal\b",
@@ -42,7 +55,7 @@ _PATTERNS: dict[str, list[str]] = {
         r"\bgambling\b",
         r"\bcontract\b",
     ],
-    "financial": [
+    HighStakesTopic.FINANCIAL: [
         r"\btax(?:es|ed)?\b",
         r"\baccountant\b",
         r"\bfile (?:my |our |the )?(?:tax )?returns?\b",
@@ -60,7 +73,7 @@ _PATTERNS: dict[str, list[str]] = {
         r"\bbookkeeping\b",
         r"\baudit(?:or)?\b",
     ],
-    "medical": [
+    HighStakesTopic.MEDICAL: [
         r"\bdos(?:e|es|age|ing)\b",
         r"\binsulin\b",
         r"\bmedicat(?:e|ion|ions)\b",
@@ -93,21 +106,21 @@ _ADVICE = re.compile(
 
 # Curated examples; the embedding signal catches rewordings the patterns miss.
 EXAMPLES: dict[str, list[str]] = {
-    "legal": [
+    HighStakesTopic.LEGAL: [
         "Is it legal for me to do this?",
         "Will this satisfy the regulator?",
         "Can I be sued if my program does this?",
         "Does my software comply with the law?",
         "Am I allowed by law to collect this data?",
     ],
-    "financial": [
+    HighStakesTopic.FINANCIAL: [
         "Will my tax return be compliant if I compute it this way?",
         "Should I invest my savings in this?",
         "Can I file my taxes without an accountant?",
         "How much tax do I owe?",
         "Is this a good investment?",
     ],
-    "medical": [
+    HighStakesTopic.MEDICAL: [
         "What dose of medication should I take?",
         "How much insulin should I inject for this reading?",
         "Do these symptoms mean I am ill?",
@@ -150,11 +163,13 @@ def high_stakes_classify(
     for topic in topics:
         hits = [m.group(0) for p in _PATTERNS.get(topic, []) for m in [re.search(p, question, re.IGNORECASE)] if m]
         similarity = sims.get(topic, 0.0)
-        score = (0.5 * min(2, len(hits)) + (0.5 if advice and hits else 0.0)) if hits else 0.0
-        if score >= 1.0:
+        score = (
+            TOPIC_WORD_SCORE * min(TOPIC_WORDS_COUNTED, len(hits)) + (JUDGEMENT_SCORE if advice else 0.0)
+        ) if hits else 0.0  # fmt: skip
+        if score >= FLAG_SCORE:
             verdict.topics.append(topic)
-            verdict.reasons.append(f"{topic}: mentions {', '.join(repr(h) for h in hits[:3])} and asks for a judgement"
-                                   if advice else f"{topic}: mentions {', '.join(repr(h) for h in hits[:3])}")  # fmt: skip
+            mentioned = ", ".join(repr(h) for h in hits[:REASON_WORDS_SHOWN])
+            verdict.reasons.append(f"{topic}: mentions {mentioned}" + (" and asks for a judgement" if advice else ""))
         elif similarity >= threshold:
             verdict.topics.append(topic)
             verdict.reasons.append(f"{topic}: close to a curated {topic} question (similarity {similarity:.2f})")
