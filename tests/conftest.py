@@ -8,17 +8,31 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
+import numpy as np
 import pytest
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts"
+from tests.factories import collection_create, document_ingest, user_create
+from tests.helpers import (
+    ARTIFACTS,
+    BENEFITS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HANDBOOK,
+    ROOT,
+    WELLNESS,
+    CSPViolations,
+    database_url_for,
+    free_port,
+    process_env,
+    stop_process,
+    wait_for_http,
+)
 
 # --------------------------------------------------------------------------- network guard
 _real_connect = socket.socket.connect
@@ -49,50 +63,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         embedded.redis_stop()
     if settings.EMBEDDED_DATABASE:
         embedded.postgres_stop()
-
-
-# --------------------------------------------------------------------------- helpers
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"process exited early with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status < 500:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
-
-
-def database_url_for(name: str) -> str:
-    """The configured server's URL with another database name (the test database)."""
-    parts = urlsplit(settings.DATABASE_URL)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def process_env(**overrides: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"})
-    env.update(overrides)
-    return env
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
@@ -154,7 +124,7 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_stray_connections(django_db_setup: None, django_db_blocker) -> Iterator[None]:  # noqa: ANN001
+def _close_stray_connections(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """Before the test database is dropped, end sessions left by threads of async tests and by
     killed subprocesses, so the drop succeeds and the next run starts clean."""
     yield
@@ -165,3 +135,70 @@ def _close_stray_connections(django_db_setup: None, django_db_blocker) -> Iterat
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+# --------------------------------------------------------------------------- the embedding model
+@pytest.fixture(scope="session", autouse=True)
+def _embeddings_memoised() -> Iterator[None]:
+    """The real embedding model, run once per distinct batch of texts in this process. Tests
+    ingest the same handbook and ask the same questions again and again; the model is
+    deterministic for a given batch, so a repeated batch gets exactly the vectors it got the
+    first time (keyed by the whole batch: a text embedded alone and in a larger batch may take
+    different code paths, fp32 or bf16, and must not share a vector). Processes the tests start
+    (Celery workers, daphne) run the model as usual."""
+    from providers.embeddings.sentence_transformers import SentenceTransformerEmbeddings
+
+    original = SentenceTransformerEmbeddings._embed
+    memo: dict[tuple[str, bool, tuple[str, ...]], np.ndarray] = {}
+    lock = threading.Lock()
+
+    def _embed(self: SentenceTransformerEmbeddings, texts: list[str]) -> Sequence[Sequence[float]]:
+        key = (str(self.model_path), self.bf16, tuple(texts))
+        with lock:
+            known = memo.get(key)
+        if known is None:
+            known = np.array(original(self, texts), dtype=np.float32)
+            with lock:
+                memo[key] = known
+        return known.copy()
+
+    SentenceTransformerEmbeddings._embed = _embed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SentenceTransformerEmbeddings._embed = original  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- corpora
+@pytest.fixture
+def staff(db: None) -> tuple[Any, Any, dict[str, Any]]:
+    """A user of the "staff" group and its handbook collection: travel, benefits, wellness."""
+    user = user_create(username="staffer", groups=("staff",))
+    collection = collection_create(name="Staff handbook", groups=("staff",))
+    docs = {
+        "travel": document_ingest(collection, HANDBOOK, "travel.md"),
+        "benefits": document_ingest(collection, BENEFITS, "benefits.md"),
+        "wellness": document_ingest(collection, WELLNESS, "wellness.md"),
+    }
+    return user, collection, docs
+
+
+# --------------------------------------------------------------------------- the browser
+@pytest.fixture
+def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    # Playwright's sync API runs an event loop; the test's own ORM calls are in plain sync code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        violations = CSPViolations()
+        violations.watch(page)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+        violations.check()

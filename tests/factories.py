@@ -25,7 +25,7 @@ def user_create(
     return user
 
 
-def collection_create(*, name: str, groups: tuple[str, ...] = (), users: tuple[AbstractUser, ...] = ()):  # noqa: ANN201
+def collection_create(*, name: str, groups: tuple[str, ...] = (), users: tuple[AbstractUser, ...] = ()):
     from ingestion.models import Collection
 
     collection = Collection.objects.create(name=name, slug=name.lower().replace(" ", "-"))
@@ -36,7 +36,7 @@ def collection_create(*, name: str, groups: tuple[str, ...] = (), users: tuple[A
     return collection
 
 
-def document_ingest(collection, data: bytes, name: str):  # noqa: ANN001, ANN201
+def document_ingest(collection, data: bytes, name: str):
     """Create a document and run the ingestion pipeline in-process (no worker)."""
     from ingestion.services.documents import document_create_from_bytes
     from ingestion.services.pipeline import document_process

@@ -71,7 +71,7 @@ def test_upload_api_answers_400_for_a_bad_collection_id(staff_client: Client, ra
 
 
 @pytest.mark.django_db
-def test_upload_api_still_takes_a_collection_by_ascii_id_or_by_name(staff_client: Client, monkeypatch) -> None:  # noqa: ANN001
+def test_upload_api_still_takes_a_collection_by_ascii_id_or_by_name(staff_client: Client, monkeypatch) -> None:
     monkeypatch.setattr("ingestion.tasks.process_document.delay", lambda document_id: None)
     collection = collection_create(name="Team docs", groups=("team",))
     by_id = staff_client.post(

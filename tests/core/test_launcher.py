@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core import embedded
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -21,9 +21,8 @@ from django.test import Client, override_settings
 
 from core.services.rate_limits import WINDOW_SECONDS, RateScope, rate_limit_consume, rate_limit_key
 from qa.models import Answer
-from tests.conftest import ROOT, database_url_for, process_env
-from tests.core.test_websocket import session_cookie_for, socket
 from tests.factories import PASSWORD, user_create
+from tests.helpers import ROOT, database_url_for, process_env, session_cookie_for, socket
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from config.env import secret_key_from_file
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",

@@ -14,6 +14,7 @@ from django.test import Client, override_settings
 from config.asgi import application
 from core.consumers import PingConsumer
 from tests.factories import user_create
+from tests.helpers import expect_close, session_cookie_for, signed_in, socket
 
 
 @pytest.mark.django_db(transaction=True)
@@ -49,42 +50,6 @@ async def test_websocket_from_another_origin_is_refused() -> None:
 # --------------------------------------------------------------------------- the real ASGI app
 # These go through config.asgi.application (origin check, session middleware, routing) with a
 # real session in PostgreSQL and the real Redis channel layer.
-HOST = "127.0.0.1:8000"
-OWN_ORIGIN = "http://127.0.0.1:8000"
-
-
-def session_cookie_for(user) -> str:  # noqa: ANN001
-    """A signed-in session, as the login page leaves it (force_login: no password check)."""
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-def socket(
-    path: str, *, cookie: str | None, origin: str | None = OWN_ORIGIN, host: str = HOST
-) -> WebsocketCommunicator:
-    headers = [(b"host", host.encode())]
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    if cookie is not None:
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-    return WebsocketCommunicator(application, path, headers=headers)
-
-
-async def signed_in(username: str, **kwargs) -> tuple[object, str]:  # noqa: ANN003
-    user = await sync_to_async(user_create)(username=username, **kwargs)
-    return user, await sync_to_async(session_cookie_for)(user)
-
-
-async def expect_close(communicator: WebsocketCommunicator, code: int) -> None:
-    message = await communicator.receive_output(timeout=5)
-    assert message == {
-        "type": "websocket.close",
-        "code": code,
-        **({"reason": message["reason"]} if "reason" in message else {}),
-    }
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "origin",
@@ -235,7 +200,7 @@ async def test_a_deactivated_user_is_disconnected() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_the_documents_socket_stops_sending_rows_of_a_collection_the_user_lost(monkeypatch) -> None:  # noqa: ANN001
+async def test_the_documents_socket_stops_sending_rows_of_a_collection_the_user_lost(monkeypatch) -> None:
     from channels.layers import get_channel_layer
     from django.contrib.auth.models import Group
 

@@ -7,10 +7,8 @@ from django.conf import settings
 
 from ingestion.services.documents import document_create_from_bytes
 from ingestion.services.pipeline import document_process
-from tests.conftest import database_url_for
-from tests.e2e.conftest import sign_in
 from tests.factories import collection_create, user_create
-from tests.qa.conftest import HANDBOOK
+from tests.helpers import HANDBOOK, database_url_for, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

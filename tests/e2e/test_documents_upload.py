@@ -6,9 +6,8 @@ import pytest
 from django.conf import settings
 
 from core.roles import DOCUMENT_ADMINS
-from tests.conftest import database_url_for
-from tests.e2e.conftest import sign_in
 from tests.factories import collection_create, user_create
+from tests.helpers import database_url_for, sign_in
 from tests.ingestion import samples
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

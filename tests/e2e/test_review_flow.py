@@ -12,10 +12,8 @@ from django.conf import settings
 from ingestion.services.documents import document_create_from_bytes
 from ingestion.services.pipeline import document_process
 from qa.models import ReviewAction, ReviewItem
-from tests.conftest import database_url_for
-from tests.e2e.conftest import sign_in
 from tests.factories import collection_create, user_create
-from tests.qa.test_trust import WELLNESS
+from tests.helpers import WELLNESS, database_url_for, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 QUESTION = "What dose of ibuprofen should I take for my back pain at work?"

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client: Client):  # noqa: ANN201
+def admin_client(client: Client):
     user_create(username="docadmin", groups=(DOCUMENT_ADMINS, "team"))
     client.login(username="docadmin", password=PASSWORD)
     return client
@@ -152,7 +152,7 @@ def test_retrieval_tester_is_for_staff(client: Client) -> None:
     assert b"Gadget Manual" in page.content and b"vector rank" in page.content
 
 
-def test_ingest_command_walks_folders_and_reports(tmp_path, capsys) -> None:  # noqa: ANN001
+def test_ingest_command_walks_folders_and_reports(tmp_path, capsys) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.md").write_bytes(samples.MARKDOWN)
     (tmp_path / "sub" / "b.html").write_bytes(samples.HTML)

@@ -14,7 +14,7 @@ from tests.factories import collection_create, user_create
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def _connect(user) -> WebsocketCommunicator:  # noqa: ANN001
+async def _connect(user) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/documents/")
     communicator.scope["user"] = user
     connected, _ = await communicator.connect()

@@ -28,7 +28,7 @@ def _document(name: str = "notes.md", data: bytes = b"# Notes\n\ntext") -> Docum
     return document_create_from_bytes(collection=collection, data=data, source_name=name, enqueue=False).document
 
 
-def _client(user) -> Client:  # noqa: ANN001
+def _client(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
@@ -107,7 +107,7 @@ def test_a_retry_after_a_failure_clears_the_details() -> None:
     assert (document.status, document.error, document.error_detail) == (DocumentStatus.READY, "", "")
 
 
-async def _socket(user) -> WebsocketCommunicator:  # noqa: ANN001
+async def _socket(user) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/documents/")
     communicator.scope["user"] = user
     connected, _ = await communicator.connect()

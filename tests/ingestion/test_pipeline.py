@@ -147,7 +147,7 @@ def test_new_version_swaps_atomically_and_signals() -> None:
 
     signals: list[dict] = []
 
-    def on_changed(sender, **kwargs) -> None:  # noqa: ANN001
+    def on_changed(sender, **kwargs) -> None:
         signals.append(kwargs)
 
     document_changed.connect(on_changed)
@@ -187,7 +187,7 @@ def test_delete_removes_chunks_and_signals() -> None:
     document_id = document.pk
     signals: list[dict] = []
 
-    def on_changed(sender, **kwargs) -> None:  # noqa: ANN001
+    def on_changed(sender, **kwargs) -> None:
         signals.append(kwargs)
 
     document_changed.connect(on_changed)

@@ -16,7 +16,7 @@ from tests.factories import collection_create
 pytestmark = pytest.mark.django_db
 
 
-def _document():  # noqa: ANN202
+def _document():
     collection = collection_create(name="Tasks")
     return document_create_from_bytes(
         collection=collection, data=b"# T\n\ntext", source_name="t.md", enqueue=False
@@ -35,7 +35,7 @@ def test_transient_error_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch
             raise OperationalError("server closed the connection unexpectedly")
         return ProcessResult(document_id, DocumentStatus.READY, 1, 0.1)
 
-    def recording_retry(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def recording_retry(*args, **kwargs):
         countdowns.append(kwargs.get("countdown"))
         return real_retry(*args, **kwargs)
 

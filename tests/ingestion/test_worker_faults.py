@@ -12,13 +12,13 @@ from django.conf import settings
 
 from ingestion.models import Chunk, Document, DocumentStatus
 from ingestion.services.documents import document_create_from_bytes
-from tests.conftest import database_url_for, stop_process
 from tests.factories import collection_create
+from tests.helpers import database_url_for, stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
+def _wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -27,14 +27,14 @@ def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _start_worker(celery_worker_for):  # noqa: ANN001, ANN202
+def _start_worker(celery_worker_for):
     # Hand an unacknowledged task to another worker after 5 s instead of 15 minutes.
     return celery_worker_for(
         settings.REDIS_URL, database_url_for(settings.DATABASES["default"]["NAME"]), CELERY_VISIBILITY_TIMEOUT="5"
     )
 
 
-def test_worker_killed_mid_document_leaves_no_duplicates(celery_worker_for) -> None:  # noqa: ANN001
+def test_worker_killed_mid_document_leaves_no_duplicates(celery_worker_for) -> None:
     paragraphs = [
         f"## Part {i}\n\nSection {i} explains how widget {i} connects to port {i % 97}. "
         + "Filler sentence about widgets. " * 25

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group
 from qa.models import Answer, AnswerStatus
 from qa.pipeline.load import Prepared
 from qa.pipeline.orchestrator import answer_run
-from tests.core.test_websocket import session_cookie_for, signed_in, socket
+from tests.helpers import session_cookie_for, signed_in, socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +47,7 @@ async def test_a_malformed_message_gets_an_error_event_and_the_socket_stays_usab
     await communicator.disconnect()
 
 
-async def _drain(communicator, done, seconds: float = 60.0) -> str:  # noqa: ANN001
+async def _drain(communicator, done, seconds: float = 60.0) -> str:
     """Everything the socket sends until ``done()`` holds and it has been quiet for half a
     second (receive_nothing never cancels the app, unlike a receive that times out)."""
     received: list[str] = []
@@ -62,11 +62,11 @@ async def _drain(communicator, done, seconds: float = 60.0) -> str:  # noqa: ANN
     return "".join(received)
 
 
-async def test_losing_collection_access_mid_socket_narrows_the_next_question(reader, monkeypatch) -> None:  # noqa: ANN001
+async def test_losing_collection_access_mid_socket_narrows_the_next_question(reader, monkeypatch) -> None:
     queued: list[tuple[int, dict]] = []
     monkeypatch.setattr("qa.consumers._enqueue", lambda answer_id, prepared: queued.append((answer_id, prepared)))
 
-    async def ask_and_run(communicator) -> tuple[Answer, str]:  # noqa: ANN001
+    async def ask_and_run(communicator) -> tuple[Answer, str]:
         before = len(queued)
         await communicator.send_to(text_data=json.dumps({"question": "What is the hotel limit in London?"}))
         streamed = await _drain(

@@ -38,21 +38,21 @@ from qa.review.feedback import feedback_submit
 from qa.services.budgets import budget_reserve, scope_global, scope_user
 from qa.services.costs import cost_of
 from tests.factories import collection_create, document_ingest, user_create
-from tests.qa.conftest import HANDBOOK
+from tests.helpers import HANDBOOK
 from tests.qa.fakes import FakeOpenAIServer
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def handbook(db):  # noqa: ANN001, ANN201
+def handbook(db):
     user = user_create(username="traveller", groups=("staff",))
     collection = collection_create(name="Handbook", groups=("staff",))
     document = document_ingest(collection, HANDBOOK, "travel.md")
     return user, collection, document
 
 
-def _ask(user, question: str, providers=None):  # noqa: ANN001, ANN202
+def _ask(user, question: str, providers=None):
     answer = answer_create(user=user, question=question)
     return answer_run(answer_id=answer.pk, emit=lambda *_: None, providers=providers)
 
@@ -60,7 +60,7 @@ def _ask(user, question: str, providers=None):  # noqa: ANN001, ANN202
 # ------------------------------------------------------------------ semantic cache
 
 
-def test_a_paraphrase_hits_the_cache_without_a_model_call(handbook) -> None:  # noqa: ANN001
+def test_a_paraphrase_hits_the_cache_without_a_model_call(handbook) -> None:
     user, _, _ = handbook
     first = _ask(user, "What is the hotel limit in London?")
     assert first.status == AnswerStatus.ANSWERED and first.reused_from_id is None
@@ -77,7 +77,7 @@ def test_a_paraphrase_hits_the_cache_without_a_model_call(handbook) -> None:  # 
     assert CacheLookup.objects.get(answer=first).hit is False
 
 
-def test_a_near_miss_with_another_number_misses(handbook) -> None:  # noqa: ANN001
+def test_a_near_miss_with_another_number_misses(handbook) -> None:
     user, _, _ = handbook
     _ask(user, "What is the hotel limit for 2 nights in London?")
     assert ReusableAnswer.objects.filter(origin="cached").exists()
@@ -88,7 +88,7 @@ def test_a_near_miss_with_another_number_misses(handbook) -> None:  # noqa: ANN0
 
 
 @pytest.mark.parametrize("change", ["replaced", "deleted"])
-def test_a_cached_answer_goes_when_its_source_changes(handbook, change, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_a_cached_answer_goes_when_its_source_changes(handbook, change, django_capture_on_commit_callbacks) -> None:
     user, collection, document = handbook
     _ask(user, "What is the hotel limit in London?")
     entry = ReusableAnswer.objects.get(origin="cached")
@@ -105,7 +105,7 @@ def test_a_cached_answer_goes_when_its_source_changes(handbook, change, django_c
         assert "280 euros" in again.text
 
 
-def test_a_user_never_gets_a_cached_answer_from_a_collection_they_cannot_read(handbook) -> None:  # noqa: ANN001
+def test_a_user_never_gets_a_cached_answer_from_a_collection_they_cannot_read(handbook) -> None:
     user, _, _ = handbook
     _ask(user, "What is the hotel limit in London?")
     outsider = user_create(username="contractor", groups=("contractors",))
@@ -116,7 +116,7 @@ def test_a_user_never_gets_a_cached_answer_from_a_collection_they_cannot_read(ha
     assert "may read" in CacheLookup.objects.get(answer=answer).reason
 
 
-def test_expired_entries_and_incorrect_answers_are_not_served(handbook) -> None:  # noqa: ANN001
+def test_expired_entries_and_incorrect_answers_are_not_served(handbook) -> None:
     user, _, _ = handbook
     _ask(user, "What is the hotel limit in London?")
     ReusableAnswer.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -127,7 +127,7 @@ def test_expired_entries_and_incorrect_answers_are_not_served(handbook) -> None:
     assert not ReusableAnswer.objects.filter(pk=hit.reused_from_id, active=True).exists()
 
 
-def test_unverified_answers_are_not_cached(handbook) -> None:  # noqa: ANN001
+def test_unverified_answers_are_not_cached(handbook) -> None:
     from tests.qa.fakes import ScriptedProvider
 
     user, _, _ = handbook
@@ -150,30 +150,38 @@ TIERS = [
 
 
 @pytest.mark.parametrize(
-    ("question", "similarity", "turns", "budget", "restricted", "tier"),
+    ("question", "similarity", "turns", "budget", "restricted", "tier", "reason"),
     [
-        ("What is the hotel limit in London?", 0.8, 0, "ok", False, "extractive"),
-        ("Why is alcohol never reimbursed?", 0.8, 0, "ok", False, "small"),
-        ("What is the hotel limit? And how are meals covered?", 0.8, 0, "ok", False, "large"),
-        ("What is the hotel limit in London?", 0.3, 0, "ok", False, "small"),
-        ("and for meals?", 0.8, 5, "ok", False, "large"),
-        ("Why is alcohol never reimbursed?", 0.8, 0, "soft", False, "extractive"),
-        ("What is the hotel limit? And how are meals covered?", 0.8, 0, "soft", False, "small"),
-        ("What is the hotel limit? And how are meals covered?", 0.8, 0, "hard", False, "extractive"),
-        ("What is the hotel limit? And how are meals covered?", 0.8, 0, "ok", True, "extractive"),
+        ("What is the hotel limit in London?", 0.8, 0, "ok", False, "extractive",
+         "lookup with a strong retrieval match (0.80) -> extractive"),
+        ("Why is alcohol never reimbursed?", 0.8, 0, "ok", False, "small", "asks for an explanation -> small"),
+        ("What is the hotel limit? And how are meals covered?", 0.8, 0, "ok", False, "large",
+         "multi-part question of 10 words -> large"),
+        ("What is the hotel limit in London?", 0.3, 0, "ok", False, "small", "weak retrieval match (0.30) -> small"),
+        ("and for meals?", 0.8, 5, "ok", False, "large", "follow-up 5 turns deep -> large"),
+        ("Why is alcohol never reimbursed?", 0.8, 0, "soft", False, "extractive",
+         "asks for an explanation -> small; soft budget limit: one tier down -> extractive"),
+        ("What is the hotel limit? And how are meals covered?", 0.8, 0, "soft", False, "small",
+         "multi-part question of 10 words -> large; soft budget limit: one tier down -> small"),
+        ("What is the hotel limit? And how are meals covered?", 0.8, 0, "hard", False, "extractive",
+         "multi-part question of 10 words -> large; hard budget limit: extractive only; "
+         "large not available -> extractive"),
+        ("What is the hotel limit? And how are meals covered?", 0.8, 0, "ok", True, "extractive",
+         "multi-part question of 10 words -> large; restricted collection: internal tiers only; "
+         "large not available -> extractive"),
     ],
-)
-def test_router_picks_a_tier_and_says_why(question, similarity, turns, budget, restricted, tier) -> None:  # noqa: ANN001
+)  # fmt: skip
+def test_router_picks_a_tier_and_says_why(question, similarity, turns, budget, restricted, tier, reason) -> None:
     features = question_features(question=question, best_similarity=similarity, turns=turns)
     route = route_choose(features=features, restricted=restricted, budget_level=budget, tiers=TIERS,
                          policy=RoutingPolicy())  # fmt: skip
     assert route.tier.name == tier, route.reason
     assert route.chain[-1].name == "extractive" and all(t.rank <= route.tier.rank for t in route.chain)
-    assert route.reason
+    assert route.reason == reason
 
 
 @pytest.fixture
-def external_tier(db):  # noqa: ANN001, ANN201
+def external_tier(db):
     server = FakeOpenAIServer(text="In London the limit is 260 euros per night [1].").__enter__()
     ModelTier.objects.create(name="small", rank=1, provider="openai_compatible", model="fake-small-1",
                              base_url=server.url, external=True)  # fmt: skip
@@ -185,7 +193,7 @@ def external_tier(db):  # noqa: ANN001, ANN201
     server.__exit__()
 
 
-def test_a_restricted_collection_never_reaches_an_external_provider(handbook, external_tier) -> None:  # noqa: ANN001
+def test_a_restricted_collection_never_reaches_an_external_provider(handbook, external_tier) -> None:
     user, collection, _ = handbook
     control = _ask(user, "What is the hotel limit in London?")
     assert control.model == "fake-small-1" and len(external_tier.requests) == 1, "the external tier is routed to"
@@ -200,7 +208,7 @@ def test_a_restricted_collection_never_reaches_an_external_provider(handbook, ex
     assert not Interaction.objects.filter(answer=answer, provider="openai_compatible").exists()
 
 
-def test_explicit_external_providers_are_also_skipped_for_restricted_data(handbook) -> None:  # noqa: ANN001
+def test_explicit_external_providers_are_also_skipped_for_restricted_data(handbook) -> None:
     from providers.llm.openai_compatible import OpenAICompatibleProvider
 
     user, collection, _ = handbook
@@ -214,7 +222,7 @@ def test_explicit_external_providers_are_also_skipped_for_restricted_data(handbo
 # ------------------------------------------------------------------ budgets and cost
 
 
-def test_the_hard_budget_switches_to_extractive_with_a_notice(handbook, external_tier) -> None:  # noqa: ANN001
+def test_the_hard_budget_switches_to_extractive_with_a_notice(handbook, external_tier) -> None:
     user, _, _ = handbook
     BudgetPolicy.objects.create(user_daily_cost_soft=Decimal("0.001"), user_daily_cost_hard=Decimal("0.002"))
     UsageCounter.objects.create(scope=scope_user(user.pk), cost=Decimal("0.0025"))
@@ -227,7 +235,7 @@ def test_the_hard_budget_switches_to_extractive_with_a_notice(handbook, external
     assert "limit reached" in answer_payload(answer)["notice"].lower()
 
 
-def test_a_soft_budget_alerts_once_and_routes_cheaper(handbook, external_tier) -> None:  # noqa: ANN001
+def test_a_soft_budget_alerts_once_and_routes_cheaper(handbook, external_tier) -> None:
     user, _, _ = handbook
     BudgetPolicy.objects.create(user_daily_questions_soft=1, user_daily_questions_hard=100)
     _ask(user, "What is the hotel limit in London?")
@@ -236,7 +244,7 @@ def test_a_soft_budget_alerts_once_and_routes_cheaper(handbook, external_tier) -
     assert BudgetAlert.objects.filter(kind="soft").count() == 1
 
 
-def test_a_reservation_that_would_pass_the_hard_limit_falls_back(handbook, external_tier) -> None:  # noqa: ANN001
+def test_a_reservation_that_would_pass_the_hard_limit_falls_back(handbook, external_tier) -> None:
     user, _, _ = handbook
     BudgetPolicy.objects.create(user_daily_cost_soft=0, user_daily_cost_hard=Decimal("0.0001"))
     answer = _ask(user, "What is the hotel limit in London?")
@@ -246,7 +254,7 @@ def test_a_reservation_that_would_pass_the_hard_limit_falls_back(handbook, exter
     assert counter.reserved_cost == 0 and counter.cost == 0
 
 
-def test_spend_is_settled_with_the_actual_cost(handbook, external_tier) -> None:  # noqa: ANN001
+def test_spend_is_settled_with_the_actual_cost(handbook, external_tier) -> None:
     user, _, _ = handbook
     answer = _ask(user, "What is the hotel limit in London?")
     interaction = Interaction.objects.get(answer=answer)
@@ -258,7 +266,7 @@ def test_spend_is_settled_with_the_actual_cost(handbook, external_tier) -> None:
     assert mine.questions == 1 and mine.tokens == interaction.tokens_in + interaction.tokens_out
 
 
-def test_prices_are_versioned(db) -> None:  # noqa: ANN001
+def test_prices_are_versioned(db) -> None:
     now = timezone.now()
     ModelPrice.objects.create(
         model="m-1", input_per_million=1, output_per_million=2, effective_from=now - timedelta(days=10)
@@ -303,14 +311,14 @@ def test_concurrent_reservations_cannot_pass_the_hard_limit() -> None:
 # ------------------------------------------------------------------ token limits
 
 
-def test_pasted_text_over_the_token_limit_is_refused_not_cut(handbook, settings) -> None:  # noqa: ANN001
+def test_pasted_text_over_the_token_limit_is_refused_not_cut(handbook, settings) -> None:
     settings.QA_MAX_QUESTION_TOKENS = 100
     user, _, _ = handbook
     with pytest.raises(ApplicationError, match=r"about 249 tokens; the limit is 100.*does not cut"):
         answer_create(user=user, question="word " * 200)
 
 
-def test_only_the_configured_number_of_turns_is_carried(handbook, settings) -> None:  # noqa: ANN001
+def test_only_the_configured_number_of_turns_is_carried(handbook, settings) -> None:
     settings.QA_MAX_TURNS_CARRIED = 2
     user, _, _ = handbook
     first = answer_create(user=user, question="What is the hotel limit in London?")
@@ -325,7 +333,7 @@ def test_only_the_configured_number_of_turns_is_carried(handbook, settings) -> N
 # ------------------------------------------------------------------ precompute and projection
 
 
-def test_precompute_answers_faq_and_frequent_questions_ahead_of_demand(handbook) -> None:  # noqa: ANN001
+def test_precompute_answers_faq_and_frequent_questions_ahead_of_demand(handbook) -> None:
     user, collection, _ = handbook
     FaqEntry.objects.create(question="How are meals covered while travelling?", collection=collection)
     for _ in range(3):  # a frequent question in the logs
@@ -341,7 +349,7 @@ def test_precompute_answers_faq_and_frequent_questions_ahead_of_demand(handbook)
     assert FaqEntry.objects.get().last_result == "stored"
 
 
-def test_cost_projection_shows_the_production_factor(handbook, external_tier, capsys) -> None:  # noqa: ANN001
+def test_cost_projection_shows_the_production_factor(handbook, external_tier, capsys) -> None:
     user, _, _ = handbook
     _ask(user, "What is the hotel limit in London?")
     _ask(user, "what is the hotel limit in london")  # a cache hit
@@ -351,13 +359,13 @@ def test_cost_projection_shows_the_production_factor(handbook, external_tier, ca
     assert "production (x3 .. x5)" in out and "fake-small-1" in out
 
 
-def test_the_precompute_job_is_scheduled_off_peak(settings) -> None:  # noqa: ANN001
+def test_the_precompute_job_is_scheduled_off_peak(settings) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["qa-precompute-answers"]
     assert entry["task"] == "qa.precompute_answers"
     assert entry["schedule"].hour == {settings.QA_PRECOMPUTE_HOUR} and entry["schedule"].minute == {0}
 
 
-def test_usage_page_shows_cost_per_day_model_and_user(handbook, external_tier, client) -> None:  # noqa: ANN001
+def test_usage_page_shows_cost_per_day_model_and_user(handbook, external_tier, client) -> None:
     user, _, _ = handbook
     _ask(user, "What is the hotel limit in London?")
     client.force_login(user)

@@ -3,6 +3,7 @@ real channel layer)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -14,12 +15,12 @@ from django.conf import settings
 
 from config.routing import websocket_urlpatterns
 from qa.models import Answer, AnswerStatus
-from tests.conftest import database_url_for
+from tests.helpers import database_url_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-async def test_answer_completes_after_the_socket_closes(reader, celery_worker_for) -> None:  # noqa: ANN001
+async def test_answer_completes_after_the_socket_closes(reader, celery_worker_for) -> None:
     await sync_to_async(celery_worker_for)(settings.REDIS_URL, database_url_for(settings.DATABASES["default"]["NAME"]))
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/chat/")
     communicator.scope["user"] = reader
@@ -34,7 +35,7 @@ async def test_answer_completes_after_the_socket_closes(reader, celery_worker_fo
     deadline = time.monotonic() + 60
     answer = await sync_to_async(Answer.objects.get)(question="What is the hotel limit in London?")
     while answer.status not in (AnswerStatus.ANSWERED, AnswerStatus.DECLINED) and time.monotonic() < deadline:
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
         await sync_to_async(answer.refresh_from_db)()
     assert answer.status == AnswerStatus.ANSWERED
     assert "260 euros" in answer.text

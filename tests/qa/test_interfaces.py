@@ -21,7 +21,7 @@ from tests.factories import PASSWORD, user_create
 pytestmark = pytest.mark.django_db
 
 
-def test_api_ask_returns_answer_with_citations_and_timings(reader, client: Client) -> None:  # noqa: ANN001
+def test_api_ask_returns_answer_with_citations_and_timings(reader, client: Client) -> None:
     client.force_login(reader)
     body = client.post(
         "/api/ask/", {"question": "What is the hotel limit in London?"}, content_type="application/json"
@@ -34,7 +34,7 @@ def test_api_ask_returns_answer_with_citations_and_timings(reader, client: Clien
 
 
 @pytest.mark.django_db(transaction=True)  # the pipeline runs on its own thread and connection
-def test_api_ask_stream_is_server_sent_events(reader, client: Client) -> None:  # noqa: ANN001
+def test_api_ask_stream_is_server_sent_events(reader, client: Client) -> None:
     client.force_login(reader)
     response = client.post(
         "/api/ask/stream/", {"question": "What is the hotel limit in London?"}, content_type="application/json"
@@ -47,7 +47,7 @@ def test_api_ask_stream_is_server_sent_events(reader, client: Client) -> None:  
     assert final["status"] == "answered"
 
 
-def test_conversations_are_private(reader, client: Client) -> None:  # noqa: ANN001
+def test_conversations_are_private(reader, client: Client) -> None:
     answer = answer_create(user=reader, question="What is the hotel limit in London?")
     answer_run(answer_id=answer.pk, emit=lambda *a: None)
     other = user_create(username="other")
@@ -69,7 +69,7 @@ def test_conversations_are_private(reader, client: Client) -> None:  # noqa: ANN
     assert not Answer.objects.filter(pk=answer.pk).exists()
 
 
-def test_cli_ask_json_prints_the_stable_fields(reader, capsys) -> None:  # noqa: ANN001
+def test_cli_ask_json_prints_the_stable_fields(reader, capsys) -> None:
     call_command("ask", "What is the hotel limit in London?", "--user", "reader", "--json")
     out = json.loads(capsys.readouterr().out)
     assert {"status", "answer", "citations", "model", "timings_ms", "cache_hit"} <= set(out)
@@ -106,7 +106,7 @@ async def test_chat_socket_validates_and_refuses_strangers(monkeypatch: pytest.M
     assert not (await foreign.connect())[0]
 
 
-def test_chat_page_lists_own_conversations(reader, client: Client) -> None:  # noqa: ANN001
+def test_chat_page_lists_own_conversations(reader, client: Client) -> None:
     answer_create(user=reader, question="What is the hotel limit in London?")
     client.login(username="reader", password=PASSWORD)
     page = client.get("/chat/")
@@ -114,7 +114,7 @@ def test_chat_page_lists_own_conversations(reader, client: Client) -> None:  # n
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_cached_answer_is_given_by_the_chat_socket_without_a_worker(reader, monkeypatch) -> None:  # noqa: ANN001
+async def test_a_cached_answer_is_given_by_the_chat_socket_without_a_worker(reader, monkeypatch) -> None:
     queued: list[int] = []
     monkeypatch.setattr("qa.consumers._enqueue", lambda answer_id, prepared: queued.append(answer_id))
     first = await sync_to_async(answer_create)(user=reader, question="What is the hotel limit in London?")

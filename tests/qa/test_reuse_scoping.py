@@ -31,7 +31,7 @@ def _unit(seed: int, *, near: list[float] | None = None, noise: float = 0.0) -> 
     return [x / norm for x in vector]
 
 
-def _document(collection, name: str) -> Document:  # noqa: ANN001
+def _document(collection, name: str) -> Document:
     return Document.objects.create(
         collection=collection, title=name, source_name=f"{name}.md", content_hash=name.ljust(64, "0"),
         status=DocumentStatus.READY, is_current=True,
@@ -94,7 +94,7 @@ def test_an_entry_citing_a_document_moved_out_of_reach_is_not_served() -> None:
     )
 
 
-def _reused_answer(user, entry: ReusableAnswer, question: str) -> Answer:  # noqa: ANN001
+def _reused_answer(user, entry: ReusableAnswer, question: str) -> Answer:
     conversation = Conversation.objects.create(user=user, title=question[:80])
     return Answer.objects.create(conversation=conversation, question=question, status="answered", text=entry.text,
                                  reused_from=entry)  # fmt: skip
@@ -137,7 +137,7 @@ def test_a_users_incorrect_still_forgets_a_cached_answer() -> None:
     assert not cached.active
 
 
-def test_a_cache_hit_never_shows_another_users_question(client) -> None:  # noqa: ANN001
+def test_a_cache_hit_never_shows_another_users_question(client) -> None:
     staff = collection_create(name="Staff", groups=("staff",))
     entry = _entry(origin=ReuseOrigin.CACHED, embedding=_unit(8), documents=[_document(staff, "h")],
                    text="25 days [1]", question="Alice Zebrafinch asks how many vacation days she has left")  # fmt: skip

@@ -18,14 +18,14 @@ from tests.factories import collection_create, user_create
 pytestmark = pytest.mark.django_db
 
 
-def _document(collection, name: str) -> Document:  # noqa: ANN001
+def _document(collection, name: str) -> Document:
     return Document.objects.create(
         collection=collection, title=f"{name} title", source_name=f"{name}.md", content_hash=name.ljust(64, "0"),
         status=DocumentStatus.READY, is_current=True,
     )  # fmt: skip
 
 
-def _answer(user, marker: str, documents: list[Document], *, searched: dict | None = None) -> Answer:  # noqa: ANN001
+def _answer(user, marker: str, documents: list[Document], *, searched: dict | None = None) -> Answer:
     """An answer to a question naming ``marker``, citing ``documents``, in review and in triage."""
     conversation = Conversation.objects.create(user=user, title="q")
     answer = Answer.objects.create(
@@ -44,7 +44,7 @@ def _answer(user, marker: str, documents: list[Document], *, searched: dict | No
 
 
 @pytest.fixture
-def world(db):  # noqa: ANN001, ANN201
+def world(db):
     company = collection_create(name="Company", groups=("everyone",))
     hr = collection_create(name="HR", groups=("hr",))
     asker = user_create(username="asker", groups=("everyone", "hr"))
@@ -64,7 +64,7 @@ def world(db):  # noqa: ANN001, ANN201
     return answers, general, hr_reviewer
 
 
-def _pages(client, user, answers: dict[str, Answer]) -> str:  # noqa: ANN001
+def _pages(client, user, answers: dict[str, Answer]) -> str:
     client.force_login(user)
     text = ""
     for url in (reverse("qa:review") + "?state=", reverse("qa:triage") + "?state=", reverse("qa:curated-export")):
@@ -79,7 +79,7 @@ def _pages(client, user, answers: dict[str, Answer]) -> str:  # noqa: ANN001
     return text
 
 
-def test_a_reviewer_sees_only_answers_from_collections_they_read(world, client) -> None:  # noqa: ANN001
+def test_a_reviewer_sees_only_answers_from_collections_they_read(world, client) -> None:
     answers, general, hr_reviewer = world
     seen = _pages(client, general, answers)
     assert "publicmark" in seen
@@ -90,14 +90,14 @@ def test_a_reviewer_sees_only_answers_from_collections_they_read(world, client) 
         assert marker in seen, marker
 
 
-def test_an_item_page_outside_the_reviewers_collections_is_not_found(world, client) -> None:  # noqa: ANN001
+def test_an_item_page_outside_the_reviewers_collections_is_not_found(world, client) -> None:
     answers, general, _ = world
     client.force_login(general)
     assert client.get(reverse("qa:review-item", args=[answers["hrmark"].review.pk])).status_code == 404
     assert client.get(reverse("qa:review-item", args=[answers["publicmark"].review.pk])).status_code == 200
 
 
-def test_a_reviewer_cannot_decide_on_an_answer_they_may_not_read(world) -> None:  # noqa: ANN001
+def test_a_reviewer_cannot_decide_on_an_answer_they_may_not_read(world) -> None:
     answers, general, hr_reviewer = world
     item = answers["bothmark"].review
     with pytest.raises(ApplicationError, match="does not exist"):
@@ -111,7 +111,7 @@ def test_a_reviewer_cannot_decide_on_an_answer_they_may_not_read(world) -> None:
     assert item.state == "rejected"
 
 
-def test_a_superuser_reviews_everything(world, client) -> None:  # noqa: ANN001
+def test_a_superuser_reviews_everything(world, client) -> None:
     answers, _, _ = world
     admin = user_create(username="root", superuser=True)
     seen = _pages(client, admin, answers)

@@ -20,7 +20,7 @@ The Kestrel acquisition closes on 14 March. The purchase price is 48 million eur
 """
 
 
-def _asked_and_lost(client):  # noqa: ANN001, ANN202
+def _asked_and_lost(client):
     user = user_create(groups=("deal-team",))
     collection = collection_create(name="Deals", groups=("deal-team",))
     document_ingest(collection, MERGER, "kestrel.md")
@@ -37,7 +37,7 @@ def _asked_and_lost(client):  # noqa: ANN001, ANN202
     return user, answer
 
 
-def test_the_conversation_page_withholds_an_answer_from_a_collection_the_user_lost(client) -> None:  # noqa: ANN001
+def test_the_conversation_page_withholds_an_answer_from_a_collection_the_user_lost(client) -> None:
     _, answer = _asked_and_lost(client)
     page = client.get(f"/chat/c/{answer.conversation_id}/").content.decode()
     assert "14 March" not in page and "48 million" not in page and "kestrel.md" not in page
@@ -45,7 +45,7 @@ def test_the_conversation_page_withholds_an_answer_from_a_collection_the_user_lo
     assert "When does the Kestrel acquisition close?" in page  # their own question stays
 
 
-def test_the_conversation_api_withholds_it_too(client) -> None:  # noqa: ANN001
+def test_the_conversation_api_withholds_it_too(client) -> None:
     _, answer = _asked_and_lost(client)
     body = client.get(f"/api/conversations/{answer.conversation_id}/").json()
     assert body[0]["status"] == "withheld"
@@ -53,14 +53,14 @@ def test_the_conversation_api_withholds_it_too(client) -> None:  # noqa: ANN001
     assert "14 March" not in str(body) and "Kestrel" not in str(body).replace("Kestrel acquisition close?", "")
 
 
-def test_the_source_viewer_no_longer_quotes_the_passage(client) -> None:  # noqa: ANN001
+def test_the_source_viewer_no_longer_quotes_the_passage(client) -> None:
     _, answer = _asked_and_lost(client)
     page = client.get(f"/chat/a/{answer.pk}/source/1/").content.decode()
     assert "no longer available to you" in page
     assert "14 March" not in page and "48 million" not in page and "kestrel.md" not in page
 
 
-def test_an_answer_still_readable_is_shown_in_full(client) -> None:  # noqa: ANN001
+def test_an_answer_still_readable_is_shown_in_full(client) -> None:
     user = user_create(groups=("deal-team",))
     collection = collection_create(name="Deals", groups=("deal-team",))
     document_ingest(collection, MERGER, "kestrel.md")

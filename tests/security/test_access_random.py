@@ -34,6 +34,7 @@ from qa.reuse.curated import curated_create_from
 from qa.review.feedback import feedback_submit
 from qa.review.queue import review_item_open
 from tests.factories import collection_create, document_ingest, user_create
+from tests.helpers import Recorder
 
 pytestmark = pytest.mark.django_db
 
@@ -111,21 +112,13 @@ def _synthetic_collection_chunks(collection: Collection, marker: str, n: int, rn
     )
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, event_type: str, payload: dict[str, Any]) -> None:
-        self.events.append((event_type, payload))
-
-
 def _body(response: Any) -> str:
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content).decode("utf-8", "replace")
     return response.content.decode("utf-8", "replace")
 
 
-def test_no_read_path_shows_a_collection_to_someone_who_may_not_read_it(settings) -> None:  # noqa: ANN001
+def test_no_read_path_shows_a_collection_to_someone_who_may_not_read_it(settings) -> None:
     print(f"\naccess test seed: {SEED} (replay: VERITY_ACCESS_SEED={SEED})")
     began = time.perf_counter()
     rng = random.Random(SEED)

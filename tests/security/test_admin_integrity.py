@@ -21,7 +21,7 @@ The finance team moves to the third floor in March. Quillfeather is the project 
 """
 
 
-def test_moving_a_document_in_the_admin_moves_its_chunks(client) -> None:  # noqa: ANN001
+def test_moving_a_document_in_the_admin_moves_its_chunks(client) -> None:
     admin = user_create(superuser=True)
     old_reader = user_create(groups=("everyone",))
     new_reader = user_create(groups=("board",))
@@ -59,7 +59,7 @@ def test_a_move_into_a_collection_holding_the_same_content_is_refused() -> None:
     assert set(Chunk.objects.filter(document=document).values_list("collection_id", flat=True)) == {first.pk}
 
 
-def test_the_admin_upload_refuses_a_collection_the_staff_user_may_not_upload_into(client) -> None:  # noqa: ANN001
+def test_the_admin_upload_refuses_a_collection_the_staff_user_may_not_upload_into(client) -> None:
     staff = user_create(staff=True, groups=(DOCUMENT_ADMINS, "hr-readers"))
     hr = collection_create(name="HR", groups=("hr-readers",))
     secret = collection_create(name="Secret board papers")  # staff does not read it

@@ -38,7 +38,7 @@ from qa.review.queue import review_approve
 from qa.services.rendering import answer_html
 from qa.services.textfacts import citations_of, strip_citations
 from tests.factories import collection_create, document_ingest, user_create
-from tests.qa.conftest import HANDBOOK
+from tests.helpers import HANDBOOK
 from tests.security.xss_payloads import (
     HAND_WRITTEN,
     PAYLOADS,
@@ -129,7 +129,7 @@ def test_markers_neither_reader_recognises_are_never_links(marker: str) -> None:
 
 
 @pytest.fixture
-def corpus(db):  # noqa: ANN001, ANN201
+def corpus(db):
     """Every payload stored as an answer (and as its question, feedback comment and verification
     sentence) in a reader's conversations, each with citation [1] to a real passage, a review
     item and a thumbs-down in triage."""
@@ -194,7 +194,7 @@ def _answer_text(element: ElementTree.Element) -> bool:
 
 
 @pytest.mark.django_db
-def test_chat_pages_show_every_payload_inert(corpus, client) -> None:  # noqa: ANN001
+def test_chat_pages_show_every_payload_inert(corpus, client) -> None:
     client.force_login(corpus["reader"])
     for conversation in corpus["conversations"]:
         response = client.get(reverse("qa:conversation", args=[conversation.pk]))
@@ -206,7 +206,7 @@ def test_chat_pages_show_every_payload_inert(corpus, client) -> None:  # noqa: A
 
 
 @pytest.mark.django_db
-def test_cached_curated_and_precomputed_answers_show_every_payload_inert(corpus, client) -> None:  # noqa: ANN001
+def test_cached_curated_and_precomputed_answers_show_every_payload_inert(corpus, client) -> None:
     """Reused answers: the entry's text (and its original question, shown in the badge) is what
     the next reader sees. The rows are written as the reuse service writes them."""
     reader = corpus["reader"]
@@ -228,12 +228,12 @@ def test_cached_curated_and_precomputed_answers_show_every_payload_inert(corpus,
 
 
 @pytest.mark.django_db
-def test_a_reviewers_edit_served_as_a_curated_answer_is_inert(db, client, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_a_reviewers_edit_served_as_a_curated_answer_is_inert(db, client, django_capture_on_commit_callbacks) -> None:
     """The reported path end to end: a reviewer's "edit and approve" text becomes a curated
     answer that another reader gets for the same question."""
     from qa.pipeline.orchestrator import answer_create, answer_run
+    from tests.helpers import WELLNESS
     from tests.qa.fakes import ScriptedProvider
-    from tests.qa.test_trust import WELLNESS
 
     user = user_create(username="asker", groups=("staff",))
     colleague = user_create(username="colleague", groups=("staff",))
@@ -258,7 +258,7 @@ def test_a_reviewers_edit_served_as_a_curated_answer_is_inert(db, client, django
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_the_websockets_fragments_are_inert(corpus) -> None:  # noqa: ANN001
+async def test_the_websockets_fragments_are_inert(corpus) -> None:
     """The chat consumer turns the pipeline's events into out-of-band fragments the page swaps
     in: streamed words, status lines and failures are escaped text; the final answer
     (answer_payload) is the sanitised rendering."""
@@ -293,7 +293,7 @@ async def test_the_websockets_fragments_are_inert(corpus) -> None:  # noqa: ANN0
 
 
 @pytest.mark.django_db
-def test_review_item_pages_show_every_payload_inert(corpus, client) -> None:  # noqa: ANN001
+def test_review_item_pages_show_every_payload_inert(corpus, client) -> None:
     client.force_login(corpus["reviewer"])
     started = time.perf_counter()
     for item in ReviewItem.objects.filter(answer__in=corpus["answers"]):
@@ -318,7 +318,7 @@ def _cell_without_our_form(element: ElementTree.Element) -> bool:
 
 
 @pytest.mark.django_db
-def test_the_triage_page_shows_every_payload_inert(corpus, client) -> None:  # noqa: ANN001
+def test_the_triage_page_shows_every_payload_inert(corpus, client) -> None:
     client.force_login(corpus["reviewer"])
     listed = 0
     for reason in FeedbackReason.values:
@@ -336,7 +336,7 @@ def _admin_icon(element: ElementTree.Element) -> bool:
 
 
 @pytest.mark.django_db
-def test_admin_pages_show_every_payload_inert(corpus, client) -> None:  # noqa: ANN001
+def test_admin_pages_show_every_payload_inert(corpus, client) -> None:
     admin = user_create(username="xss-admin", superuser=True)
     client.force_login(admin)
 
@@ -367,7 +367,7 @@ def test_admin_pages_show_every_payload_inert(corpus, client) -> None:  # noqa: 
 
 
 @pytest.mark.django_db
-def test_the_api_gives_plain_text_and_sanitised_html(corpus, client) -> None:  # noqa: ANN001
+def test_the_api_gives_plain_text_and_sanitised_html(corpus, client) -> None:
     """``answer`` is the stored text as a JSON string: plain text, which a client shows as text.
     The API carries no rendered HTML."""
     client.force_login(corpus["reader"])

@@ -76,7 +76,7 @@ def test_the_router_drops_a_tier_whose_key_variable_is_not_allowed() -> None:
     assert "good" in names
 
 
-def test_the_admin_form_refuses_a_secret_variable(client) -> None:  # noqa: ANN001
+def test_the_admin_form_refuses_a_secret_variable(client) -> None:
     admin = user_create(superuser=True)
     client.force_login(admin)
     response = client.post(

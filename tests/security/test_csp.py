@@ -12,16 +12,15 @@ from django.urls import reverse
 
 from ingestion.models import Chunk
 from qa.models import Answer, AnswerStatus, Citation, Conversation, ReviewItem, ReviewReason
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, CSPViolations, browser_page, sign_in  # noqa: F401 (fixture)
 from tests.factories import collection_create, document_ingest, user_create
-from tests.qa.conftest import HANDBOOK
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, HANDBOOK, CSPViolations, sign_in
 from tests.security.xss_payloads import parse_html
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 STATIC_JS = Path(__file__).resolve().parents[2] / "static" / "js"
 
 
-def _policy(response) -> dict[str, list[str]]:  # noqa: ANN001
+def _policy(response) -> dict[str, list[str]]:
     header = response.get("Content-Security-Policy")
     assert header, f"{response.request['PATH_INFO']} sends no Content-Security-Policy"
     directives: dict[str, list[str]] = {}
@@ -50,7 +49,7 @@ def _inline_code(page: str) -> list[str]:
 
 
 @pytest.fixture
-def site(db):  # noqa: ANN001, ANN201
+def site(db):
     reader = user_create(username="csp-reader", groups=("csp-readers", "reviewers", "document_admins"), staff=True)
     collection = collection_create(name="CSP handbook", groups=("csp-readers",))
     document = document_ingest(collection, HANDBOOK, "travel.md")
@@ -67,7 +66,7 @@ def site(db):  # noqa: ANN001, ANN201
     return {"user": reader, "conversation": conversation, "answer": answer, "item": item}
 
 
-def test_the_policy_is_strict(client, db) -> None:  # noqa: ANN001
+def test_the_policy_is_strict(client, db) -> None:
     policy = _policy(client.get(reverse("login")))
     assert policy["default-src"] == ["'self'"]
     assert policy["script-src"] == ["'self'"], "no 'unsafe-inline', no 'unsafe-eval', no other origin"
@@ -80,7 +79,7 @@ def test_the_policy_is_strict(client, db) -> None:  # noqa: ANN001
     assert policy["form-action"] == ["'self'"]
 
 
-def test_every_page_sends_the_policy_and_has_no_inline_code(site, client) -> None:  # noqa: ANN001
+def test_every_page_sends_the_policy_and_has_no_inline_code(site, client) -> None:
     client.force_login(site["user"])
     answer = site["answer"]
     pages = [
@@ -106,7 +105,7 @@ def test_every_page_sends_the_policy_and_has_no_inline_code(site, client) -> Non
     assert _inline_code(login.content.decode()) == []
 
 
-def test_the_admin_runs_under_the_same_policy(site, client) -> None:  # noqa: ANN001
+def test_the_admin_runs_under_the_same_policy(site, client) -> None:
     admin = user_create(username="csp-admin", superuser=True)
     client.force_login(admin)
     for url in (
@@ -123,7 +122,7 @@ def test_the_admin_runs_under_the_same_policy(site, client) -> None:  # noqa: AN
         assert scripts and all(e.get("src") for e in scripts), url
 
 
-def test_the_api_docs_load_their_script_from_a_file(site, client) -> None:  # noqa: ANN001
+def test_the_api_docs_load_their_script_from_a_file(site, client) -> None:
     client.force_login(site["user"])
     page = client.get(reverse("api-docs"))
     assert page.status_code == 200
@@ -169,7 +168,7 @@ def test_page_scripts_are_files_that_exist() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_the_admin_and_the_api_docs_work_under_the_policy_in_a_browser(
     daphne_server: str,
-    browser_page,  # noqa: ANN001, F811 (the fixture imported from tests/e2e/conftest.py)
+    browser_page,
     artifacts_dir: Path,
 ) -> None:
     """browser_page fails the test on any policy violation in the console."""
@@ -190,7 +189,7 @@ def test_the_admin_and_the_api_docs_work_under_the_policy_in_a_browser(
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_the_browser_refuses_injected_inline_code_on_the_chat_page(daphne_server: str, monkeypatch) -> None:  # noqa: ANN001
+def test_the_browser_refuses_injected_inline_code_on_the_chat_page(daphne_server: str, monkeypatch) -> None:
     """If markup ever got past the sanitiser, the policy still stops it: an event handler and an
     inline script added to the live chat page do not run, and the browser reports both."""
     from playwright.sync_api import expect, sync_playwright

@@ -30,7 +30,7 @@ def _passage(text: str) -> ContextPassage:
                           text=text)  # fmt: skip
 
 
-def _build(*chunks: RetrievedChunk):  # noqa: ANN202
+def _build(*chunks: RetrievedChunk):
     return prompt_build(question="What is the hotel limit?", chunks=list(chunks), context_tokens=3000,
                         max_output_tokens=200)  # fmt: skip
 

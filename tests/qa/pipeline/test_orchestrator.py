@@ -13,23 +13,13 @@ from qa.models import AnswerStatus, Citation, Interaction
 from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.presenters import answer_payload
 from qa.services.rendering import answer_html
+from tests.helpers import Recorder
 from tests.qa.fakes import ScriptedProvider
 
 pytestmark = pytest.mark.django_db
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict]] = []
-
-    def __call__(self, event_type: str, payload: dict) -> None:
-        self.events.append((event_type, payload))
-
-    def types(self) -> list[str]:
-        return [t for t, _ in self.events]
-
-
-def test_extractive_answer_is_grounded_cited_and_logged(reader) -> None:  # noqa: ANN001
+def test_extractive_answer_is_grounded_cited_and_logged(reader) -> None:
     answer = answer_create(user=reader, question="What is the hotel limit in London?")
     events = Recorder()
     answer = answer_run(answer_id=answer.pk, emit=events)
@@ -51,7 +41,7 @@ def test_extractive_answer_is_grounded_cited_and_logged(reader) -> None:  # noqa
     assert payload["citations"][0]["source"] == "travel.md"
 
 
-def test_question_outside_the_documents_is_declined_with_what_was_searched(reader) -> None:  # noqa: ANN001
+def test_question_outside_the_documents_is_declined_with_what_was_searched(reader) -> None:
     answer = answer_create(user=reader, question="Who won the football world cup in 1986?")
     answer = answer_run(answer_id=answer.pk, emit=Recorder())
     assert answer.status == AnswerStatus.DECLINED
@@ -63,7 +53,7 @@ def test_question_outside_the_documents_is_declined_with_what_was_searched(reade
 @pytest.mark.parametrize(
     ("question", "message"), [("", "type a question"), ("   \n", "type a question"), ("x" * 4001, "limit is 4,000")]
 )
-def test_bad_questions_get_a_clear_message(reader, question: str, message: str) -> None:  # noqa: ANN001
+def test_bad_questions_get_a_clear_message(reader, question: str, message: str) -> None:
     with pytest.raises(ApplicationError, match=message):
         answer_create(user=reader, question=question)
 
@@ -81,7 +71,7 @@ def test_citations_to_passages_not_given_are_dropped_and_sentences_recited() -> 
     assert result.cited_numbers() == [1, 2, 3]
 
 
-def test_model_that_cites_a_missing_passage_is_corrected(reader) -> None:  # noqa: ANN001
+def test_model_that_cites_a_missing_passage_is_corrected(reader) -> None:
     model = ScriptedProvider("London hotels are covered up to 260 euros [1]. Also see [7].")
     answer = answer_run(
         answer_id=answer_create(user=reader, question="hotel limit London?").pk, emit=Recorder(), providers=[model]
@@ -90,7 +80,7 @@ def test_model_that_cites_a_missing_passage_is_corrected(reader) -> None:  # noq
     assert list(answer.citations.values_list("n", flat=True)) == [1]
 
 
-def test_fallback_answers_when_the_primary_fails_and_the_page_is_told(reader) -> None:  # noqa: ANN001
+def test_fallback_answers_when_the_primary_fails_and_the_page_is_told(reader) -> None:
     primary = ScriptedProvider("never", name="primary", fail_after=0, error="the endpoint timed out after 30 s")
     chain = [primary, *llm_chain_default()]
     events = Recorder()
@@ -109,7 +99,7 @@ def test_fallback_answers_when_the_primary_fails_and_the_page_is_told(reader) ->
     assert final["fallback_used"] is True
 
 
-def test_failure_mid_stream_resets_the_text_then_falls_back(reader) -> None:  # noqa: ANN001
+def test_failure_mid_stream_resets_the_text_then_falls_back(reader) -> None:
     primary = ScriptedProvider(
         "London hotels cost up to many euros", name="primary", fail_after=3, error="stream broke"
     )
@@ -123,7 +113,7 @@ def test_failure_mid_stream_resets_the_text_then_falls_back(reader) -> None:  # 
     assert answer.status == AnswerStatus.ANSWERED and "260" in answer.text and "many euros" not in answer.text
 
 
-def test_all_providers_failing_gives_an_honest_failure(reader) -> None:  # noqa: ANN001
+def test_all_providers_failing_gives_an_honest_failure(reader) -> None:
     dead = [ScriptedProvider("x", name=f"dead{i}", fail_after=0) for i in range(2)]
     answer = answer_run(
         answer_id=answer_create(user=reader, question="What is the hotel limit in London?").pk,
@@ -144,7 +134,7 @@ def test_hostile_text_is_rendered_inert() -> None:
     assert "<strong>bold</strong>" in html and 'href="/chat/a/1/source/1/"' in html and "[9]" not in html
 
 
-def test_follow_up_uses_the_conversation(reader) -> None:  # noqa: ANN001
+def test_follow_up_uses_the_conversation(reader) -> None:
     first = answer_create(user=reader, question="What is the hotel limit in London?")
     answer_run(answer_id=first.pk, emit=Recorder())
     follow = answer_create(user=reader, question="and for meals?", conversation_id=first.conversation_id)
@@ -155,7 +145,7 @@ def test_follow_up_uses_the_conversation(reader) -> None:  # noqa: ANN001
     assert other.standalone_question == "Is alcohol reimbursed when travelling?"
 
 
-def test_a_user_cannot_post_into_another_users_conversation(reader) -> None:  # noqa: ANN001
+def test_a_user_cannot_post_into_another_users_conversation(reader) -> None:
     from tests.factories import user_create
 
     first = answer_create(user=reader, question="What is the hotel limit in London?")
@@ -168,7 +158,7 @@ def test_a_user_cannot_post_into_another_users_conversation(reader) -> None:  # 
     ("script", "error"),
     [(["500", "500", "500"], "HTTP 500"), (["401"], "API key"), (["malformed"], "malformed stream")],
 )
-def test_real_openai_provider_failures_fall_back_and_are_logged(reader, script: list[str], error: str) -> None:  # noqa: ANN001
+def test_real_openai_provider_failures_fall_back_and_are_logged(reader, script: list[str], error: str) -> None:
     from providers.llm.openai_compatible import OpenAICompatibleProvider
     from tests.qa.fakes import FakeOpenAIServer
 

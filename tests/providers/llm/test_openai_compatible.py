@@ -16,7 +16,7 @@ REQUEST = LLMRequest(
 )
 
 
-def _provider(url: str, **kwargs) -> OpenAICompatibleProvider:  # noqa: ANN003
+def _provider(url: str, **kwargs) -> OpenAICompatibleProvider:
     return OpenAICompatibleProvider(
         base_url=url,
         model_id="pinned-model-2024-08-06",
