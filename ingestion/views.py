@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from core.errors import ApplicationError
+from core.http import HtmxHttpRequest
 from core.params import id_param, int_param
 from core.selectors.roles import user_roles
 from core.services.rate_limits import RateLimited, RateScope, rate_limit_consume
@@ -40,7 +41,7 @@ class DocumentListView(View):
 class DocumentUploadView(View):
     """Several files at once into one collection; answers the new rows (htmx) or redirects."""
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def post(self, request: HtmxHttpRequest) -> HttpResponse:
         try:
             collection_id: int | None = id_param(request.POST.get("collection"), name="collection")
         except ApplicationError:
@@ -65,7 +66,7 @@ class DocumentUploadView(View):
                 rows, errors = batch.documents, batch.refused + batch.duplicates
             except RateLimited as exc:
                 errors, status, retry_after = [exc.message], 429, exc.retry_after
-        if request.htmx:  # type: ignore[attr-defined]
+        if request.htmx:
             payloads = [document_status_payload(d) for d in rows]
             response = render(
                 request, "ingestion/_upload_result.html", {"rows": payloads, "errors": errors}, status=status
@@ -79,12 +80,14 @@ class DocumentUploadView(View):
 
 
 class DocumentDeleteView(View):
-    def post(self, request: HttpRequest, document_id: int) -> HttpResponse:
+    """Removes the row for htmx; without JavaScript, back to the documents page."""
+
+    def post(self, request: HtmxHttpRequest, document_id: int) -> HttpResponse:
         document = get_object_or_404(
             Document.objects.filter(collection__in=collection_list_uploadable(user=request.user)), pk=document_id
         )
         document_delete(document=document)
-        if request.htmx:  # type: ignore[attr-defined]
+        if request.htmx:
             return HttpResponse("")
         return redirect("ingestion:documents")
 

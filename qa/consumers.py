@@ -19,7 +19,7 @@ from core.params import id_param
 from core.services.rate_limits import RateScope, rate_limit_consume
 from qa.models import FeedbackReason
 from qa.pipeline.orchestrator import answer_create, answer_reuse_or_prepare
-from qa.realtime import answer_group, user_group
+from qa.realtime import answer_dom_ids, answer_group, user_group
 from qa.selectors import answers_in_progress, conversation_get
 
 
@@ -32,6 +32,13 @@ def _enqueue(answer_id: int, prepared: dict[str, Any] | None) -> None:
 def _error_fragment(message: str) -> str:
     """The chat page's error line (an out-of-band swap into #chat-error), escaped."""
     return f'<div id="chat-error" hx-swap-oob="true" role="alert" class="error">{escape(message)}</div>'
+
+
+def _pending_piece(answer_id: int, piece: str, message: str) -> str:
+    """One piece of a pending answer ("status", "reset", "failed") as an out-of-band swap, from
+    the same partial the chat page renders the whole pending answer with (autoescaped)."""
+    context = {"dom": answer_dom_ids(answer_id), "piece": piece, "message": message}
+    return render_to_string("qa/_pending_answer.html", context).strip()
 
 
 def _question_of(text_data: str | None) -> str | None:
@@ -94,7 +101,7 @@ class ChatConsumer(VerityConsumer):
             return
         self.conversation_id = answer.conversation_id
         await self.channel_layer.group_add(answer_group(answer.pk), self.channel_name)
-        html = render_to_string("qa/_exchange.html", {"answer": answer, "oob": True})
+        html = render_to_string("qa/_exchange.html", {"answer": answer, "dom": answer_dom_ids(answer.pk), "oob": True})
         await self.send(
             text_data=html + '<div id="chat-error" hx-swap-oob="true"></div>'
             f'<input type="hidden" id="conversation-id" name="conversation" value="{answer.conversation_id}" hx-swap-oob="true">'
@@ -112,38 +119,30 @@ class ChatConsumer(VerityConsumer):
 
     # ------------------------------------------------------------------ pipeline events
     async def qa_status(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=(
-            f'<div id="answer-{event["answer_id"]}-status" class="answer-status" hx-swap-oob="true">'
-            f'<span class="spinner" aria-hidden="true"></span>{escape(event["message"])}</div>'
-        ))  # fmt: skip
+        await self.send(text_data=_pending_piece(event["answer_id"], "status", event["message"]))
 
     async def qa_sources(self, event: dict[str, Any]) -> None:
         html = render_to_string(
-            "qa/_sources.html", {"answer_id": event["answer_id"], "sources": event["sources"], "oob": True}
+            "qa/_sources.html", {"dom": answer_dom_ids(event["answer_id"]), "sources": event["sources"], "oob": True}
         )
         await self.send(text_data=html)
 
     async def qa_token(self, event: dict[str, Any]) -> None:
-        await self.send(
-            text_data=f'<span hx-swap-oob="beforeend:#answer-{event["answer_id"]}-text">{escape(event["text"])}</span>'
-        )
+        # The hot path (one message per token): an f-string, not a template; the text escaped.
+        text_id = answer_dom_ids(event["answer_id"]).text
+        await self.send(text_data=f'<span hx-swap-oob="beforeend:#{text_id}">{escape(event["text"])}</span>')
 
     async def qa_reset(self, event: dict[str, Any]) -> None:
-        answer_id = event["answer_id"]
-        await self.send(text_data=(
-            f'<div id="answer-{answer_id}-text" class="answer-text streaming draft" hx-swap-oob="true"></div>'
-            f'<div id="answer-{answer_id}-status" class="answer-status" hx-swap-oob="true">{escape(event["message"])}</div>'
-        ))  # fmt: skip
+        await self.send(text_data=_pending_piece(event["answer_id"], "reset", event["message"]))
 
     async def qa_final(self, event: dict[str, Any]) -> None:
         html = render_to_string(
-            "qa/_answer.html", {"a": event, "oob": True, "feedback_reasons": FeedbackReason.choices}
-        )
+            "qa/_answer.html",
+            {"a": {**event, "dom": answer_dom_ids(event["answer_id"])}, "oob": True,
+             "feedback_reasons": FeedbackReason.choices},
+        )  # fmt: skip
         await self.send(text_data=html)
         await self.channel_layer.group_discard(answer_group(event["answer_id"]), self.channel_name)
 
     async def qa_failed(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=(
-            f'<div id="answer-{event["answer_id"]}-status" class="answer-status error" hx-swap-oob="true" role="alert">'
-            f'{escape(event["message"])}</div>'
-        ))  # fmt: skip
+        await self.send(text_data=_pending_piece(event["answer_id"], "failed", event["message"]))

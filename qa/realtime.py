@@ -5,6 +5,7 @@ the same name (``qa.token`` -> ``qa_token``); the REST stream uses the names as 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +32,24 @@ def answer_group(answer_id: int) -> str:
 def user_group(user_id: int) -> str:
     """Every chat page of a user listens here (review decisions reach them live)."""
     return f"qa.user.{user_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerDomIds:
+    """The ids of an answer's elements on the chat page, which the live events target (htmx
+    out-of-band swaps): the bubble, its status line, its sources preview and its streamed text."""
+
+    answer: str
+    status: str
+    sources: str
+    text: str
+
+
+def answer_dom_ids(answer_id: int) -> AnswerDomIds:
+    """The one place that names an answer's element ids: templates get them through their
+    context (``dom``), the chat consumer uses them in its fragments."""
+    prefix = f"answer-{int(answer_id)}"
+    return AnswerDomIds(answer=prefix, status=f"{prefix}-status", sources=f"{prefix}-sources", text=f"{prefix}-text")
 
 
 def emit_to_group(answer_id: int) -> Emit:

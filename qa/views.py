@@ -8,15 +8,19 @@ from django.contrib.auth.mixins import UserPassesTestMixin
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views import View
+from django_htmx.http import HttpResponseClientRedirect
 
 from core.errors import ApplicationError
+from core.http import HtmxHttpRequest
 from core.params import id_param
 from core.selectors.roles import user_roles
 from ingestion.selectors.collections import collection_list_readable, document_chunks_readable, document_get_readable
 from qa.models import Conversation, FeedbackReason, ReviewReason, ReviewState
 from qa.presenters import answer_payloads_for_reader
+from qa.realtime import answer_dom_ids
 from qa.review.export import curated_export_jsonl
 from qa.review.feedback import feedback_submit, feedback_triage
 from qa.review.queue import review_approve, review_reject
@@ -34,12 +38,19 @@ from qa.selectors import (
 from qa.services.conversations import conversation_delete, conversation_rename
 
 
+def _after_post(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    """Where a form goes once its action is done: a plain POST (no JavaScript) is redirected;
+    an htmx request is told to navigate (HX-Redirect), so htmx loads the whole page instead of
+    swapping the redirected page into the form's target."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
     names = list(collection_list_readable(user=request.user).values_list("name", flat=True))
     answers = list(answer_list_for(conversation=conversation)) if conversation else []
     given = feedback_of(user=request.user, answer_ids=[a.pk for a in answers])
     exchanges = [
-        {**payload, "feedback": given.get(payload["id"])}
+        {**payload, "feedback": given.get(payload["id"]), "dom": answer_dom_ids(payload["id"])}
         for payload in answer_payloads_for_reader(answers=answers, user=request.user)
     ]
     return render(
@@ -70,7 +81,7 @@ class ConversationView(View):
 
 
 class ConversationRenameView(View):
-    def post(self, request: HttpRequest, conversation_id: int) -> HttpResponse:
+    def post(self, request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
         conversation = conversation_get(user=request.user, conversation_id=conversation_id)
         if conversation is None:
             raise Http404("No such conversation.")
@@ -78,16 +89,16 @@ class ConversationRenameView(View):
             conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
         except ApplicationError as exc:
             messages.error(request, exc.message)
-        return redirect("qa:conversation", conversation_id)
+        return _after_post(request, reverse("qa:conversation", args=[conversation_id]))
 
 
 class ConversationDeleteView(View):
-    def post(self, request: HttpRequest, conversation_id: int) -> HttpResponse:
+    def post(self, request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
         conversation = conversation_get(user=request.user, conversation_id=conversation_id)
         if conversation is None:
             raise Http404("No such conversation.")
         conversation_delete(conversation=conversation)
-        return redirect("qa:chat")
+        return _after_post(request, reverse("qa:chat"))
 
 
 class SourceView(View):
@@ -139,7 +150,7 @@ class ReviewItemView(ReviewerRequiredMixin, View):
         return render(request, "qa/review_item.html", {"item": item, "answer": item.answer,
                                                         "sentences": item.answer.verification.get("sentences", [])})  # fmt: skip
 
-    def post(self, request: HttpRequest, item_id: int) -> HttpResponse:
+    def post(self, request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         action = request.POST.get("action", "")
         reviewer = cast(User, request.user)
         note = request.POST.get("note", "")
@@ -154,9 +165,9 @@ class ReviewItemView(ReviewerRequiredMixin, View):
                 raise ApplicationError("Unknown action.")
         except ApplicationError as exc:
             messages.error(request, exc.message)
-            return redirect("qa:review-item", item_id)
+            return _after_post(request, reverse("qa:review-item", args=[item_id]))
         messages.success(request, "Decision recorded; the user's page was updated.")
-        return redirect("qa:review")
+        return _after_post(request, reverse("qa:review"))
 
 
 class TriageView(ReviewerRequiredMixin, View):
@@ -169,7 +180,7 @@ class TriageView(ReviewerRequiredMixin, View):
              "reason": reason, "reasons": FeedbackReason.choices},
         )  # fmt: skip
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def post(self, request: HtmxHttpRequest) -> HttpResponse:
         try:
             feedback_triage(
                 feedback_id=id_param(request.POST.get("feedback_id"), name="feedback_id"),
@@ -179,7 +190,7 @@ class TriageView(ReviewerRequiredMixin, View):
             )  # fmt: skip
         except ApplicationError as exc:
             messages.error(request, exc.message)
-        return redirect("qa:triage")
+        return _after_post(request, reverse("qa:triage"))
 
 
 class CuratedExportView(ReviewerRequiredMixin, View):
@@ -193,9 +204,10 @@ class CuratedExportView(ReviewerRequiredMixin, View):
 
 
 class FeedbackView(View):
-    """Thumbs up/down from the chat page (htmx); returns the feedback fragment."""
+    """Thumbs up/down from the chat page: the feedback fragment for htmx; without JavaScript, the
+    conversation page again, at the answer, with the thanks or the error as a message."""
 
-    def post(self, request: HttpRequest, answer_id: int) -> HttpResponse:
+    def post(self, request: HtmxHttpRequest, answer_id: int) -> HttpResponse:
         error = ""
         feedback = None
         try:
@@ -207,6 +219,16 @@ class FeedbackView(View):
             if answer_get(user=request.user, answer_id=answer_id) is None:
                 raise Http404("No such answer.") from exc
             error = exc.message
+        if not request.htmx:
+            answer = answer_get(user=request.user, answer_id=answer_id)
+            if answer is None:
+                raise Http404("No such answer.")
+            if error:
+                messages.error(request, error)
+            else:
+                messages.success(request, "Thanks for the feedback.")
+            page = reverse("qa:conversation", args=[answer.conversation_id])
+            return redirect(f"{page}#{answer_dom_ids(answer_id).answer}")
         return render(
             request, "qa/_feedback.html",
             {"answer_id": answer_id, "feedback": feedback, "error": error, "reasons": FeedbackReason.choices},
