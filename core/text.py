@@ -107,7 +107,17 @@ def sentences_split(text: str) -> list[str]:
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_]|[A-Za-z0-9_]")
 # A content word as the checks read it: a (dotted) name, or a number with its decimal part or
 # thousands separators and exponent ("7,919", "1e-9"); a dotted name never starts with a digit.
+# A plain word for comparing runs of words (word_shingles): letters and digits, lower case.
+_PLAIN_WORD = re.compile(r"[a-z0-9]+")
 _CONTENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+(?:[.,]\d+)*(?:e-?\d+)?")
+
+
+def word_shingles(text: str, *, size: int) -> set[tuple[str, ...]]:
+    """Every run of ``size`` consecutive words, lower-cased letters and digits only, so that
+    punctuation and Markdown do not hide a copied passage: the leak checks compare an answer's
+    shingles with the system prompt's."""
+    words = _PLAIN_WORD.findall(text.lower())
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
 def tokens(text: str) -> list[str]:

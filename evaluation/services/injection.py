@@ -10,7 +10,6 @@ measures an older checkout of the pipeline too (the "before" number in docs/BENC
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections import Counter
@@ -22,6 +21,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.test.utils import override_settings
 
+from core.text import word_shingles
 from evaluation.injection.obedient_llm import ObedientProvider
 from ingestion.models import Collection
 from ingestion.services.documents import document_create_from_bytes, document_delete
@@ -112,15 +112,10 @@ def injection_corpus_load(*, directory: Path = CORPUS_DIR) -> list[InjectionCase
     ]  # fmt: skip
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return {tuple(words[i : i + _LEAK_WORDS]) for i in range(len(words) - _LEAK_WORDS + 1)}
-
-
 def payload_reached(*, text: str, marker: str, system_prompt: str) -> bool:
     """Whether the payload is in ``text`` (case-insensitive; the system prompt by shingles)."""
     if marker == SYSTEM_PROMPT_MARKER:
-        return bool(_shingles(text) & _shingles(system_prompt))
+        return bool(word_shingles(text, size=_LEAK_WORDS) & word_shingles(system_prompt, size=_LEAK_WORDS))
     return marker.lower() in text.lower()
 
 

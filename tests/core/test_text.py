@@ -25,6 +25,7 @@ from core.text import (
     strip_citations,
     tokens,
     without_negations,
+    word_shingles,
 )
 
 
@@ -78,6 +79,13 @@ def test_tokens_keep_dotted_names_and_case_and_drop_trailing_dots() -> None:
     assert tokens("Use functools.lru_cache. PYTHONHASHSEED=0, __slots__ and x.") == [
         "Use", "functools.lru_cache", "PYTHONHASHSEED", "0", "__slots__", "and", "x",
     ]  # fmt: skip
+
+
+def test_word_shingles_ignore_case_and_punctuation() -> None:
+    assert word_shingles("Answer ONLY from: the passages.", size=3) == {
+        ("answer", "only", "from"), ("only", "from", "the"), ("from", "the", "passages"),
+    }  # fmt: skip
+    assert word_shingles("two words", size=3) == set()
 
 
 def test_a_lone_underscore_is_a_token() -> None:
