@@ -18,6 +18,7 @@ from core.http import HtmxHttpRequest
 from core.params import id_param
 from core.selectors.roles import user_roles
 from ingestion.selectors.collections import collection_list_readable, document_chunks_readable, document_get_readable
+from qa.checks.high_stakes import TOPICS as HIGH_STAKES_TOPICS
 from qa.models import Conversation, FeedbackReason, ReviewReason, ReviewState
 from qa.presenters import answer_payloads_for_reader
 from qa.realtime import answer_dom_ids
@@ -138,7 +139,7 @@ class ReviewQueueView(ReviewerRequiredMixin, View):
         return render(
             request, "qa/review.html",
             {"items": items, "filters": filters, "states": ReviewState.choices[1:], "reasons": ReviewReason.choices,
-             "topics": ["legal", "financial", "medical"], "open_triage": triage_list(user=request.user).count()},
+             "topics": list(HIGH_STAKES_TOPICS), "open_triage": triage_list(user=request.user).count()},
         )  # fmt: skip
 
 

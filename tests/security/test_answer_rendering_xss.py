@@ -16,6 +16,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
+from core.text import citations_of, strip_citations
 from ingestion.models import Chunk
 from qa.consumers import ChatConsumer
 from qa.models import (
@@ -36,7 +37,6 @@ from qa.presenters import answer_payload
 from qa.realtime import user_group
 from qa.review.queue import review_approve
 from qa.services.rendering import answer_html
-from qa.services.textfacts import citations_of, strip_citations
 from tests.factories import collection_create, document_ingest, user_create
 from tests.helpers import HANDBOOK
 from tests.security.xss_payloads import (
