@@ -315,9 +315,16 @@ class JudgeVerifier:
             return self.fallback.support(claims=claims, passages=passages)
 
 
+class VerifierChoice(StrEnum):
+    """The ``QA_VERIFIER`` setting."""
+
+    EVIDENCE = "evidence"
+    JUDGE = "judge"
+
+
 def verifier_default(*, embedder: EmbeddingProvider) -> Verifier:
     evidence = EvidenceVerifier(embedder=embedder)
-    if settings.QA_VERIFIER == "judge" and settings.QA_JUDGE_URL:
+    if settings.QA_VERIFIER == VerifierChoice.JUDGE and settings.QA_JUDGE_URL:
         return JudgeVerifier(
             url=settings.QA_JUDGE_URL, model=settings.QA_JUDGE_MODEL, api_key=settings.QA_JUDGE_API_KEY,
             fallback=evidence, external=settings.QA_JUDGE_EXTERNAL,
