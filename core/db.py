@@ -17,3 +17,20 @@ def commit_without_waiting() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield
+
+
+@contextmanager
+def local_setting(name: str, value: str) -> Iterator[None]:
+    """A PostgreSQL setting for the statements inside the block only.
+
+    ``SET LOCAL`` alone lasts to the end of the *transaction*: inside an outer transaction (a
+    request, a test, an answer written in one transaction) a 40 ms statement timeout set for
+    one bounded query went on to cancel every later query of that transaction. Here the
+    previous value is read first and restored on the way out (an error rolls the enclosing
+    savepoint back, which undoes the setting too)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s)", [name])
+        previous = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+        yield
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, previous])

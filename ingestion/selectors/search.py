@@ -22,6 +22,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import OperationalError, connection, transaction
 from django.db.models import Sum
 
+from core.db import local_setting
 from core.text import tokens
 from ingestion.contracts import RetrievedChunk
 from ingestion.models import Document
@@ -183,8 +184,8 @@ def chunk_ids_by_fulltext(
     if not query or not collection_ids:
         return []
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL statement_timeout = {int(settings.RETRIEVAL_FULLTEXT_TIMEOUT_MS)}")
+        timeout_ms = str(int(settings.RETRIEVAL_FULLTEXT_TIMEOUT_MS))
+        with local_setting("statement_timeout", timeout_ms), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT c.id, c.document_id, ts_rank_cd(c.search_vector, q, 32) AS score "
                 "FROM ingestion_chunk c, websearch_to_tsquery('english', %s) q "
