@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,23 +13,7 @@ from qa.pipeline.load import Loaded, answer_fetch, answer_load
 from qa.pipeline.orchestrator import answer_create
 from qa.pipeline.plan import Plan, answer_plan
 from qa.pipeline.retrieve import Retrieved, answer_retrieve
-
-
-class Recorder:
-    """An ``emit`` that keeps the events."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, event: str, payload: dict[str, Any]) -> None:
-        self.events.append((event, payload))
-
-    def types(self) -> list[str]:
-        return [event for event, _ in self.events]
-
-    def text(self) -> str:
-        """The draft the reader saw: the streamed words, in order."""
-        return "".join(payload["text"] for event, payload in self.events if event == "qa.token")
+from tests.helpers import Recorder
 
 
 @dataclass(frozen=True)

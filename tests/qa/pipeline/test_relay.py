@@ -33,9 +33,9 @@ def relay_for(recorder: Emit, *, mode: StreamMode = StreamMode.TOKEN, held: bool
 def test_in_token_mode_each_word_goes_out_as_the_model_gives_it(recorder) -> None:
     relay = relay_for(recorder)
     relay.on_token("In")
-    assert recorder.text() == "In"
+    assert recorder.tokens() == "In"
     relay.on_token(" London")
-    assert recorder.text() == "In London"
+    assert recorder.tokens() == "In London"
     assert relay.first_token_ms is not None
 
 
@@ -50,16 +50,16 @@ def test_a_sentence_with_a_link_in_no_passage_never_reaches_the_reader(recorder)
     for piece in ["The limit is 260 euros [1].", " See", " https://evil.example/?q=london", " now.", " Bye."]:
         relay.on_token(piece)
     relay.flush()
-    assert "evil" not in recorder.text()
-    assert recorder.text().startswith("The limit is 260 euros [1].")
+    assert "evil" not in recorder.tokens()
+    assert recorder.tokens().startswith("The limit is 260 euros [1].")
 
 
 def test_in_sentence_mode_words_wait_for_the_end_of_their_sentence(recorder) -> None:
     relay = relay_for(recorder, mode=StreamMode.SENTENCE)
     relay.on_token("In London the limit")
-    assert recorder.text() == ""
+    assert recorder.tokens() == ""
     relay.on_token(" is 260 euros [1]. In")
-    assert recorder.text() == "In London the limit is 260 euros [1]."
+    assert recorder.tokens() == "In London the limit is 260 euros [1]."
 
 
 def test_a_held_answer_streams_nothing_not_even_a_reset(recorder) -> None:
@@ -83,10 +83,10 @@ def test_what_the_gate_still_holds_goes_out_when_the_model_finishes(recorder, mo
     relay = relay_for(recorder, mode=mode)
     relay.on_token("In London the limit is 260 euros [1]")
     relay.flush()
-    assert recorder.text() == "In London the limit is 260 euros [1]"
+    assert recorder.tokens() == "In London the limit is 260 euros [1]"
 
 
 def test_citation_markers_after_a_full_stop_go_out_with_their_sentence(recorder) -> None:
     relay = relay_for(recorder, mode=StreamMode.SENTENCE)
     relay.on_token("In London the limit is 260 euros. [1] Meals")
-    assert "[1]" in recorder.text() and "Meals" not in recorder.text()
+    assert "[1]" in recorder.tokens() and "Meals" not in recorder.tokens()
