@@ -19,27 +19,26 @@ from core.services.rate_limits import REDIS_UNAVAILABLE, RateDecision, RateScope
 logger = logging.getLogger(__name__)
 
 
-class AnonThrottle(AnonRateThrottle):
-    """DRF's anonymous throttle, failing open when Redis is unreachable (as the shared budgets
+class _FailOpen:
+    """DRF's cache-backed throttles, failing open when Redis is unreachable (as the shared budgets
     do, see core.services.rate_limits): an outage must not turn every API call into a 500."""
 
-    def allow_request(self, request: Request, view: Any) -> bool:
-        try:
-            return super().allow_request(request, view)
-        except REDIS_UNAVAILABLE as exc:
-            logger.warning("rate_limit.unavailable scope=anon error=%s", type(exc).__name__)
-            return True
-
-
-class UserThrottle(UserRateThrottle):
-    """DRF's per-user throttle, failing open when Redis is unreachable."""
+    scope: str | None
 
     def allow_request(self, request: Request, view: Any) -> bool:
         try:
-            return super().allow_request(request, view)
+            return bool(super().allow_request(request, view))  # type: ignore[misc]
         except REDIS_UNAVAILABLE as exc:
-            logger.warning("rate_limit.unavailable scope=user error=%s", type(exc).__name__)
+            logger.warning("rate_limit.unavailable scope=%s error=%s", self.scope, type(exc).__name__)
             return True
+
+
+class AnonThrottle(_FailOpen, AnonRateThrottle):
+    """Anonymous callers per address."""
+
+
+class UserThrottle(_FailOpen, UserRateThrottle):
+    """Signed-in callers per user."""
 
 
 class ServiceRateThrottle(BaseThrottle):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.text import CITATION, strip_citations
+from core.text import CITATION, strip_citations, word_shingles
 from ingestion.services.injection_scan import injection_found, normalise_for_scan
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage
@@ -43,15 +43,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 STREAM_SENTENCE_END = re.compile(rf"(?<=[.!?])(?:\s*{CITATION.pattern})*\s+(?=\S)|\n+")
 # Eight consecutive words of the system prompt in an answer are a leak, not a coincidence.
 _LEAK_WORDS = 8
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def _shingles(text: str, size: int) -> set[tuple[str, ...]]:
-    words = _WORD.findall(text.lower())
-    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
-
-
-_SYSTEM_SHINGLES = _shingles(SYSTEM_PROMPT, _LEAK_WORDS)
+_SYSTEM_SHINGLES = word_shingles(SYSTEM_PROMPT, size=_LEAK_WORDS)
 
 
 # all-MiniLM-L6-v2 cosine between the question and an answer sentence. Measured on the injection
@@ -97,7 +89,7 @@ def sentence_blocked_reason(
             return "a link that is in none of the passages"
     if injection_found(text=sentence):
         return "text addressed to an AI model"
-    if _shingles(sentence, _LEAK_WORDS) & _SYSTEM_SHINGLES:
+    if word_shingles(sentence, size=_LEAK_WORDS) & _SYSTEM_SHINGLES:
         return "the assistant's instructions"
     if relevance is not None and strip_citations(sentence).strip() and relevance.off_topic(sentence):
         return "unrelated to the question"

@@ -4,10 +4,6 @@ bearer token to an admin-chosen URL), and an external judge never receives restr
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -19,6 +15,7 @@ from qa.models import ModelTier, TierProvider
 from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.pipeline.routing import tiers_configured
 from tests.factories import collection_create, document_ingest, user_create
+from tests.helpers import JudgeServer
 from tests.qa.fakes import ScriptedProvider
 
 pytestmark = pytest.mark.django_db
@@ -89,43 +86,13 @@ def test_the_admin_form_refuses_a_secret_variable(client) -> None:
     assert not ModelTier.objects.filter(name="small").exists()
 
 
-class _RecordingJudge:
-    """A loopback OpenAI-compatible judge that records every prompt it receives."""
-
-    def __init__(self) -> None:
-        recorder = self
-        self.prompts: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                return None
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                recorder.prompts.append(body["messages"][0]["content"])
-                data = json.dumps({"choices": [{"message": {"content": '{"scores": [[1.0]]}'}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def _ask_with_judge(*, classification: str, external: bool) -> tuple[list[str], str]:
     user = user_create(groups=("hr",))
     collection = collection_create(name=f"Salaries {classification} {external}", groups=("hr",))
     collection.classification = classification
     collection.save()
     document_ingest(collection, POLICY, "salaries.md")
-    judge = _RecordingJudge()
+    judge = JudgeServer('{"scores": [[1.0]]}')
     try:
         embedder = embedding_provider_default()
         verifier = JudgeVerifier(
@@ -164,7 +131,7 @@ def test_an_external_judge_still_checks_internal_collections() -> None:
 def test_the_judge_sees_passages_framed_as_untrusted_data() -> None:
     from providers.llm.base import ContextPassage
 
-    judge = _RecordingJudge()
+    judge = JudgeServer('{"scores": [[1.0]]}')
     try:
         verifier = JudgeVerifier(
             url=judge.url, model="judge-1", api_key="", fallback=EvidenceVerifier(embedder=embedding_provider_default())

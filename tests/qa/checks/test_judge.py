@@ -3,40 +3,7 @@ fails, the evidence verifier decides."""
 
 from __future__ import annotations
 
-import json
-
-
-class _JudgeServer:
-    """A loopback OpenAI-compatible endpoint that answers a judge prompt with fixed JSON."""
-
-    def __init__(self, content: str, status: int = 200) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        server = self
-        self.prompts: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                return None
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.prompts.append(body["messages"][0]["content"])
-                data = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from tests.helpers import JudgeServer
 
 
 def _three_passages() -> list:
@@ -50,7 +17,7 @@ def test_a_configured_judge_model_decides_support() -> None:
     from providers.registry import embedding_provider_default
     from qa.checks.verification import EvidenceVerifier, JudgeVerifier, answer_verify
 
-    judge = _JudgeServer('{"scores": [[0.9, 0.0, 0.0], [0.0, 0.1, 0.0]]}')
+    judge = JudgeServer('{"scores": [[0.9, 0.0, 0.0], [0.0, 0.1, 0.0]]}')
     try:
         verifier = JudgeVerifier(
             url=judge.url, model="judge-1", api_key="", fallback=EvidenceVerifier(embedder=embedding_provider_default())
@@ -68,7 +35,7 @@ def test_a_failing_judge_falls_back_to_the_evidence_verifier() -> None:
     from providers.registry import embedding_provider_default
     from qa.checks.verification import EvidenceVerifier, JudgeVerifier, answer_verify
 
-    judge = _JudgeServer("not json at all")
+    judge = JudgeServer("not json at all")
     try:
         verifier = JudgeVerifier(
             url=judge.url, model="judge-1", api_key="", fallback=EvidenceVerifier(embedder=embedding_provider_default())
