@@ -8,7 +8,14 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
-from ingestion.models import Collection, Document, HighStakesTopic
+from ingestion.models import (
+    Classification,
+    Collection,
+    Document,
+    HighStakesPolicy,
+    HighStakesTopic,
+    UnsupportedPolicy,
+)
 
 
 def collection_readable_q(*, user: User | AnonymousUser, prefix: str = "") -> Q:
@@ -92,8 +99,8 @@ class AnswerPolicy:
     """The answer policy for evidence drawn from some collections: the strictest of theirs."""
 
     high_stakes_topics: tuple[str, ...]
-    high_stakes_policy: str  # hold, notice, off
-    unsupported_policy: str  # remove, mark
+    high_stakes_policy: HighStakesPolicy
+    unsupported_policy: UnsupportedPolicy
     confidence_high: float
     confidence_medium: float
     confidence_floor: float
@@ -108,17 +115,27 @@ def answer_policy_for(*, collection_ids: list[int]) -> AnswerPolicy:
         )
     )  # fmt: skip
     if not rows:
-        return AnswerPolicy(tuple(HighStakesTopic.values), "hold", "remove", 0.75, 0.55, 0.35)
+        return AnswerPolicy(
+            tuple(HighStakesTopic.values), HighStakesPolicy.HOLD, UnsupportedPolicy.REMOVE, 0.75, 0.55, 0.35
+        )
     policies = {r["high_stakes_policy"] for r in rows}
-    topics = sorted({t for r in rows if r["high_stakes_policy"] != "off" for t in (r["high_stakes_topics"] or [])})
+    topics = sorted(
+        {t for r in rows if r["high_stakes_policy"] != HighStakesPolicy.OFF for t in (r["high_stakes_topics"] or [])}
+    )
+    # The strictest policy of the collections the evidence came from wins.
+    if HighStakesPolicy.HOLD in policies:
+        high_stakes = HighStakesPolicy.HOLD
+    else:
+        high_stakes = HighStakesPolicy.NOTICE if HighStakesPolicy.NOTICE in policies else HighStakesPolicy.OFF
+    removes = any(r["unsupported_policy"] == UnsupportedPolicy.REMOVE for r in rows)
     return AnswerPolicy(
         high_stakes_topics=tuple(topics),
-        high_stakes_policy="hold" if "hold" in policies else ("notice" if "notice" in policies else "off"),
-        unsupported_policy="remove" if any(r["unsupported_policy"] == "remove" for r in rows) else "mark",
+        high_stakes_policy=high_stakes,
+        unsupported_policy=UnsupportedPolicy.REMOVE if removes else UnsupportedPolicy.MARK,
         confidence_high=max(r["confidence_high"] for r in rows),
         confidence_medium=max(r["confidence_medium"] for r in rows),
         confidence_floor=max(r["confidence_floor"] for r in rows),
-        restricted=any(r["classification"] == "restricted" for r in rows),
+        restricted=any(r["classification"] == Classification.RESTRICTED for r in rows),
     )
 
 
