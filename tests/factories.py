@@ -45,3 +45,32 @@ def document_ingest(collection, data: bytes, name: str):
     document_process(document_id=document.pk)
     document.refresh_from_db()
     return document
+
+
+def document_with_vectors(
+    collection,
+    *,
+    title: str,
+    source_name: str,
+    content_hash: str,
+    texts: list[str],
+    vectors: list[list[float]],
+    batch_size: int = 1000,
+):
+    """A ready document whose chunks are written directly with the given texts and vectors (no
+    parsing, no embedding model): for index sizes and vector shapes that real ingestion cannot
+    produce cheaply."""
+    from ingestion.models import Chunk, Document, DocumentStatus
+
+    document = Document.objects.create(
+        collection=collection, title=title, source_name=source_name, content_hash=content_hash,
+        status=DocumentStatus.READY, is_current=True, chunk_count=len(texts),
+    )  # fmt: skip
+    Chunk.objects.bulk_create(
+        [
+            Chunk(document=document, collection=collection, ordinal=i, text=text, embedding=vector)
+            for i, (text, vector) in enumerate(zip(texts, vectors, strict=True))
+        ],
+        batch_size=batch_size,
+    )
+    return document

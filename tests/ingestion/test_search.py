@@ -11,7 +11,7 @@ from ingestion.selectors.search import SearchMode, SearchTrace, chunk_search, re
 from ingestion.services.documents import document_create_from_bytes
 from ingestion.services.pipeline import document_process
 from providers.embeddings.base import EmbeddingProvider
-from tests.factories import collection_create, user_create
+from tests.factories import collection_create, document_with_vectors, user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -84,28 +84,11 @@ class FixedEmbeddings(EmbeddingProvider):
 
 def _bulk_chunks(collection, n: int, seed: int) -> None:
     rng = random.Random(seed)
-    document = Document.objects.create(
-        collection=collection,
-        title=collection.name,
-        source_name=f"{collection.slug}.txt",
-        content_hash=f"{seed:064d}",
-        status=DocumentStatus.READY,
-        is_current=True,
-        chunk_count=n,
-    )
-    Chunk.objects.bulk_create(
-        [
-            Chunk(
-                document=document,
-                collection=collection,
-                ordinal=i,
-                text=f"synthetic passage {i}",
-                embedding=[rng.gauss(0, 1) for _ in range(384)],
-            )
-            for i in range(n)
-        ],
-        batch_size=1000,
-    )
+    document_with_vectors(
+        collection, title=collection.name, source_name=f"{collection.slug}.txt", content_hash=f"{seed:064d}",
+        texts=[f"synthetic passage {i}" for i in range(n)],
+        vectors=[[rng.gauss(0, 1) for _ in range(384)] for _ in range(n)],
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("exact_scan_max_rows", [20000, 0], ids=["exact-scan", "hnsw-then-fallback"])
@@ -142,23 +125,11 @@ def _bulk_chunks_near(collection, n: int, vector: list[float], *, marker: str, s
     """``n`` chunks of one document whose vectors are all close to ``vector`` (so that an
     unfiltered nearest-neighbour query would put them first)."""
     rng = random.Random(seed)
-    document = Document.objects.create(
-        collection=collection, title=f"{marker} title", source_name=f"{marker}.txt", content_hash=f"{seed:064d}",
-        status=DocumentStatus.READY, is_current=True, chunk_count=n,
+    return document_with_vectors(
+        collection, title=f"{marker} title", source_name=f"{marker}.txt", content_hash=f"{seed:064d}",
+        texts=[f"{marker} salary band {i}" for i in range(n)],
+        vectors=[[x + rng.gauss(0, 0.01) for x in vector] for _ in range(n)],
     )  # fmt: skip
-    Chunk.objects.bulk_create(
-        [
-            Chunk(
-                document=document,
-                collection=collection,
-                ordinal=i,
-                text=f"{marker} salary band {i}",
-                embedding=[x + rng.gauss(0, 0.01) for x in vector],
-            )  # fmt: skip
-            for i in range(n)
-        ]
-    )
-    return document
 
 
 def test_a_reader_of_nearly_everything_never_gets_the_restricted_collection(settings) -> None:

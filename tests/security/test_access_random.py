@@ -24,7 +24,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from ingestion.models import Chunk, Collection, Document, DocumentStatus
+from ingestion.models import Collection, Document, DocumentStatus
 from ingestion.selectors.collections import collection_list_readable
 from providers.llm.base import LLMProvider, LLMRequest, StreamStats
 from qa.models import Answer, Conversation, FaqEntry, Feedback, ReusableAnswer, ReuseOrigin, ReviewItem
@@ -33,7 +33,7 @@ from qa.pipeline.precompute import precompute_run
 from qa.reuse.curated import curated_create_from
 from qa.review.feedback import feedback_submit
 from qa.review.queue import review_item_open
-from tests.factories import collection_create, document_ingest, user_create
+from tests.factories import collection_create, document_ingest, document_with_vectors, user_create
 from tests.helpers import Recorder
 
 pytestmark = pytest.mark.django_db
@@ -92,24 +92,13 @@ class QuotingProvider(LLMProvider):
 def _synthetic_collection_chunks(collection: Collection, marker: str, n: int, rng: random.Random) -> None:
     """Many chunks with synthetic vectors, so that a reader of this collection reads nearly all of
     the index (the shape in which the vector leg once dropped its filter)."""
-    document = Document.objects.create(
-        collection=collection, title=f"{marker.title()} archive", source_name=f"{marker}-archive.txt",
-        content_hash=f"{rng.getrandbits(200):064x}"[:64], status=DocumentStatus.READY, is_current=True,
-        chunk_count=n,
-    )  # fmt: skip
-    Chunk.objects.bulk_create(
-        [
-            Chunk(
-                document=document,
-                collection=collection,
-                ordinal=i,
-                text=f"Archive note {i} of the {marker} office about vacation days, hotels and meals.",
-                embedding=[rng.gauss(0, 1) for _ in range(384)],
-            )  # fmt: skip
-            for i in range(n)
-        ],
+    content_hash = f"{rng.getrandbits(200):064x}"[:64]  # drawn before the vectors: the seed replays
+    document_with_vectors(
+        collection, title=f"{marker.title()} archive", source_name=f"{marker}-archive.txt", content_hash=content_hash,
+        texts=[f"Archive note {i} of the {marker} office about vacation days, hotels and meals." for i in range(n)],
+        vectors=[[rng.gauss(0, 1) for _ in range(384)] for _ in range(n)],
         batch_size=500,
-    )
+    )  # fmt: skip
 
 
 def _body(response: Any) -> str:
