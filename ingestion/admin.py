@@ -113,16 +113,11 @@ class DocumentAdmin(admin.ModelAdmin):
         # A new collection moves the chunks too (their copy of the collection is what search
         # filters on); the move service does both in one transaction.
         if change and "collection" in form.changed_data:
-            new_collection = obj.collection
-            other_changes = [name for name in form.changed_data if name != "collection"]
-            if other_changes:
-                obj.collection_id = form.initial["collection"]
-                obj.save(update_fields=other_changes)
             try:
-                document_move(document=obj, collection=new_collection)
+                document_move(document=obj, collection=obj.collection)
             except ApplicationError as exc:
                 messages.error(request, exc.message)
-            return
+                obj.collection_id = form.initial["collection"]  # refused: the document stays put
         super().save_model(request, obj, form, change)
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:

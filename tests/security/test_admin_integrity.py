@@ -90,3 +90,21 @@ def test_a_staff_user_without_the_document_admin_role_cannot_upload_through_the_
     with pytest.raises(ApplicationError):
         documents_upload(collection=hr, uploaded_files=[SimpleUploadedFile("a.md", b"# A\n\ntext\n")], user=staff)
     assert not Document.objects.filter(collection=hr).exists()
+
+
+def test_a_refused_move_in_the_admin_leaves_the_document_and_its_chunks_in_place(client) -> None:
+    admin = user_create(superuser=True)
+    first = collection_create(name="First")
+    second = collection_create(name="Second")
+    document = document_ingest(first, MEMO, "memo.md")
+    document_ingest(second, MEMO, "memo-copy.md")
+    client.force_login(admin)
+    response = client.post(
+        f"/admin/ingestion/document/{document.pk}/change/",
+        {"collection": second.pk, "title": "Renamed memo", "source_name": document.source_name},
+        follow=True,
+    )
+    assert "already holds a document with the same content" in response.content.decode()
+    document.refresh_from_db()
+    assert document.collection_id == first.pk and document.title == "Renamed memo"
+    assert set(Chunk.objects.filter(document=document).values_list("collection_id", flat=True)) == {first.pk}
