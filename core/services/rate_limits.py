@@ -25,8 +25,9 @@ from redis.exceptions import RedisError
 from core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
-# What the cache raises when Redis cannot be reached or answers too slowly.
-REDIS_UNAVAILABLE = (RedisError, ConnectionError, TimeoutError, OSError)
+# What the cache raises when Redis cannot be reached or answers too slowly (ConnectionError and
+# TimeoutError are OSErrors).
+REDIS_UNAVAILABLE = (RedisError, OSError)
 
 WINDOW_SECONDS = 60
 KEY_PREFIX = "verity:ratelimit"
