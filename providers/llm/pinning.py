@@ -98,10 +98,10 @@ _FAMILIES = (
 _OLLAMA_TAG = re.compile(r"^[\w.\-/]+:(?P<tag>[\w.\-]+)$")
 _QUANTIZATION = re.compile(r"(?:^|[-_.])(?:i?q\d\w*|f16|fp16|bf16|f32|fp32)(?:$|[-_.])", re.IGNORECASE)
 
-# Any other vendor: an id ending in a date (2024-08-06, 20241022, 08-2024), a 3-4 digit snapshot
+# Any other vendor: an id ending in a date (2024-08-06, 20241022, 2026-01, 08-2024), a 3-4 digit snapshot
 # number (mistral-large-2411, -002) or an explicit version (-v2, -v1.5, -v2:0) counts as pinned.
 _VERSION_SUFFIX = re.compile(
-    r"[-_@](?:20\d{2}-?\d{2}-?\d{2}|\d{2}-20\d{2}|\d{3,4}|v\d+(?:[.:]\d+)*)$",
+    r"[-_@](?:20\d{2}-?\d{2}(?:-?\d{2})?|\d{2}-20\d{2}|\d{3,4}|v\d+(?:[.:]\d+)*)$",
     re.IGNORECASE,
 )
 

@@ -65,6 +65,7 @@ TABLE = [
     ("command-r-08-2024", OPENAI, PinLevel.PINNED),
     ("acme-chat-v2", OPENAI, PinLevel.PINNED),
     ("pinned-model-2024-08-06", OPENAI, PinLevel.PINNED),
+    ("sim-model-2026-01", OPENAI, PinLevel.PINNED),
     # Pinned: local weights and the built-in model.
     ("/models/llama-3.1-8b-instruct-q4_k_m.gguf", "llama_cpp", PinLevel.PINNED),
     ("verity-extractive-1", "extractive", PinLevel.PINNED),
