@@ -90,10 +90,10 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from ingestion.models import Collection, Document, DocumentStatus
+    from prompts.services.registry import library_production
     from providers.registry import embedding_provider_default
     from qa.models import CacheLookup, ReusableAnswer, ReuseOrigin
     from qa.reuse.cache import question_normalise
-    from qa.services.prompt_text import PROMPT_VERSION
 
     print(f"machine: {machine()}")
     collection = Collection.objects.filter(name=DOCS_COLLECTION).first()
@@ -145,7 +145,7 @@ def main() -> None:
                                        "source_name": c.source_name, "section": c.section, "page": c.page,
                                        "quote": c.text[:200]} for i, c in enumerate(cited)],
             document_ids=sorted({c.document_id for c in cited}), collection_ids=[collection.pk],
-            prompt_version=PROMPT_VERSION, model=extractive[0].model_id,
+            prompt_version=library_production("answer").key, model=extractive[0].model_id,
         )  # fmt: skip
         try:
             answer = answer_create(user=user, question=asked)

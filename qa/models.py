@@ -59,6 +59,13 @@ class Answer(TimeStampedModel):
     provider = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=200, blank=True)
     fallback_used = models.BooleanField(default=False)
+    # The answering prompt's version (``answer-v2``) and, when its output failed its checks and
+    # the gateway retried with the version's fallback, that the fallback's answer is the one kept.
+    prompt_key = models.CharField(max_length=80, blank=True, db_index=True)
+    prompt_fallback_used = models.BooleanField(default=False)
+    experiment_arm = models.ForeignKey(
+        "prompts.ExperimentArm", null=True, blank=True, on_delete=models.SET_NULL, related_name="answers"
+    )
     searched = models.JSONField(default=dict, blank=True)  # what was searched, for declines
     timings_ms = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
@@ -114,6 +121,7 @@ class Interaction(TimeStampedModel):
     provider = models.CharField(max_length=50)
     model = models.CharField(max_length=200)
     prompt = models.JSONField()
+    prompt_key = models.CharField(max_length=80, blank=True)  # the prompt version sent (``answer-v2``)
     response = models.TextField(blank=True)
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
@@ -276,6 +284,8 @@ class ModelTier(TimeStampedModel):
     )
     external = models.BooleanField(default=True, help_text="Text sent to this tier leaves this machine.")
     active = models.BooleanField(default=True)
+    # Raised by every change of the model it calls (``model_tier_save``): answers record it.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["rank", "name"]

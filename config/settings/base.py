@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "core",
     "providers",
     "ingestion",
+    "prompts",
     "qa",
     "evaluation",
     "ops",

@@ -43,6 +43,7 @@ class LLMRequest:
     passages: list[ContextPassage]
     max_output_tokens: int = 512
     temperature: float = 0.0
+    prompt_key: str = ""  # the prompt version the messages come from (``answer-v2``), for the log
 
 
 @dataclass

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from core.text import identifiers, mentions, normalise
 from ingestion.contracts import RetrievedChunk
+from prompts.contracts import PromptTemplate
 
 
 @dataclass(frozen=True)
@@ -24,24 +25,24 @@ class EvidenceVerdict:
     missing: tuple[str, ...] = ()
 
 
-def evidence_gate(*, chunks: list[RetrievedChunk], question: str = "") -> EvidenceVerdict:
+def evidence_gate(*, chunks: list[RetrievedChunk], wording: PromptTemplate, question: str = "") -> EvidenceVerdict:
+    """``wording``: the version of the ``wording`` prompt that says why it declines."""
     closest = list(dict.fromkeys(c.title for c in chunks))[:3]
     if not chunks:
-        return EvidenceVerdict(False, "No readable document matched the question.", closest)
+        return EvidenceVerdict(False, wording.text("decline_no_match"), closest)
     distances = [c.vector_distance for c in chunks if c.vector_distance is not None]
     best = min(distances) if distances else None
     similarity = 0.0 if best is None else 1 - best
     if best is None or best > settings.QA_EVIDENCE_MAX_DISTANCE:
         shown = "n/a" if best is None else f"{similarity:.2f}"
         return EvidenceVerdict(
-            False, f"The closest passages are not similar enough to the question (similarity {shown}).", closest,
-            similarity,
+            False, wording.text("decline_not_similar", similarity=shown), closest, similarity,
         )  # fmt: skip
     missing = names_missing(question=question, chunks=chunks)
     if missing:
         listed = ", ".join(f"`{m}`" for m in missing)
         return EvidenceVerdict(
-            False, f"The documents I searched never mention {listed}.", closest, similarity, tuple(missing)
+            False, wording.text("decline_unmentioned", names=listed), closest, similarity, tuple(missing)
         )
     return EvidenceVerdict(True, "", closest, similarity)
 

@@ -48,7 +48,7 @@ def answer_gate(
         if policy.high_stakes_policy != HighStakesPolicy.OFF and policy.high_stakes_topics
         else None
     )
-    evidence = evidence_gate(chunks=retrieved.chunks, question=loaded.question)
+    evidence = evidence_gate(chunks=retrieved.chunks, question=loaded.question, wording=loaded.prompts.wording)
     if not evidence.sufficient:
         return GateVerdict(evidence=evidence, stakes=stakes, held=False, reusable=None)
     flagged = stakes is not None and stakes.flagged
@@ -58,6 +58,6 @@ def answer_gate(
         reusable = cache_confirm(
             user=answer.conversation.user, question=loaded.question, embedding=loaded.prepared.vector,
             chunks=retrieved.chunks, answer_id=answer.pk, models=[t.model for t in deps.tiers],
-            collection_ids=collection_ids,
+            prompt_key=loaded.prompts.answer.key, collection_ids=collection_ids,
         )  # fmt: skip
     return GateVerdict(evidence=evidence, stakes=stakes, held=held, reusable=reusable)

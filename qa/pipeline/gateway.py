@@ -80,6 +80,7 @@ def gateway_stream(
             answer_id=answer_id,
             provider=provider.name,
             model=provider.model_id,
+            prompt_key=request.prompt_key,
             prompt={
                 "messages": request.messages,
                 "max_output_tokens": request.max_output_tokens,

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from prompts.services.selection import PromptChoice, prompt_choice_for
 from qa.checks.high_stakes import high_stakes_classify
 from qa.models import Answer, ReusableAnswer
 from qa.pipeline.deps import PipelineDeps
@@ -29,13 +30,16 @@ class Prepared:
     budget_reasons: list[str]
     looks_high_stakes: bool
     started_at: float  # time.time() when the load stage began
+    # The prompt versions chosen for this question (``PromptChoice.as_dict``): the worker uses
+    # the ones the cache was looked up with, even if a label moves in between.
+    prompts: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Prepared:
-        values = {name: data[name] for name in cls.__dataclass_fields__}
+        values = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         return cls(**{**values, "budget_level": BudgetLevel(values["budget_level"])})
 
 
@@ -45,6 +49,7 @@ class Loaded:
     question: str  # the standalone question: a follow-up joined to the one before it
     prepared: Prepared
     started: float  # time.perf_counter() origin of the answer's timings
+    prompts: PromptChoice
     # A curated or cached answer to the same question: the answer is final without a model.
     reusable: ReusableAnswer | None = field(default=None)
 
@@ -65,9 +70,19 @@ def answer_load(
     question = answer.standalone_question or answer.question
     if prepared is not None:
         started = time.perf_counter() - max(0.0, time.time() - prepared.started_at)
-        return Loaded(answer=answer, question=question, prepared=prepared, started=started)
+        prompts = (
+            PromptChoice.from_dict(prepared.prompts)
+            if prepared.prompts
+            else prompt_choice_for(user_id=answer.conversation.user.pk, collection_ids=collection_ids)
+        )
+        return Loaded(answer=answer, question=question, prepared=prepared, started=started, prompts=prompts)
     started_at, started = time.time(), time.perf_counter()
     deps.emit(Event.STATUS, {"stage": "searching", "message": "Searching your documents…"})
+    prompts = prompt_choice_for(user_id=answer.conversation.user.pk, collection_ids=collection_ids)
+    # Recorded now, so that every ending (a decline at the gate too) counts for its version and
+    # experiment arm.
+    Answer.objects.filter(pk=answer.pk).update(prompt_key=prompts.answer.key, experiment_arm_id=prompts.arm_id)
+    answer.prompt_key, answer.experiment_arm_id = prompts.answer.key, prompts.arm_id
     budget = budget_check(user_id=answer.conversation.user.pk, count_question=True)
     vector = deps.embedder.embed_query(question)
     # A question that looks high-stakes on any topic never takes a cached answer (a
@@ -79,13 +94,14 @@ def answer_load(
     # user may read.
     match = cache_lookup(
         user=answer.conversation.user, question=question, embedding=vector, answer_id=answer.pk,
-        models=[t.model for t in deps.tiers], collection_ids=collection_ids,
+        models=[t.model for t in deps.tiers], collection_ids=collection_ids, prompt_key=prompts.answer.key,
         cached=deps.settings.cache_enabled and not looks_high_stakes,
     )  # fmt: skip
     return Loaded(
         answer=answer,
         question=question,
-        prepared=Prepared(vector, budget.level, budget.reasons, looks_high_stakes, started_at),
+        prepared=Prepared(vector, budget.level, budget.reasons, looks_high_stakes, started_at, prompts.as_dict()),
         started=started,
+        prompts=prompts,
         reusable=match.entry if match is not None else None,
     )

@@ -45,9 +45,6 @@ from qa.services.conversations import conversation_create, standalone_question_o
 
 logger = logging.getLogger(__name__)
 
-NO_MODEL_REASON = "No language model could answer right now; please try again shortly."
-MODEL_DECLINED_REASON = "The documents I can read do not answer this clearly enough."
-
 
 @transaction.atomic
 def answer_create(*, user: User, question: str, conversation_id: int | None = None) -> Answer:
@@ -127,12 +124,17 @@ def _answer_stages(
     generated = answer_generate(loaded=loaded, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps)
     progress = progress.add(route=plan.route, spend=generated.spend)
     if generated.result is None:
-        outcome = Declined(reason=NO_MODEL_REASON, status=AnswerStatus.FAILED, error=generated.failure or "")
+        outcome = Declined(
+            reason=loaded.prompts.wording.text("decline_no_model"), status=AnswerStatus.FAILED,
+            error=generated.failure or "",
+        )  # fmt: skip
         return answer_finish(answer=answer, outcome=outcome, emit=emit, progress=progress)
     result = generated.result
     progress = progress.add(timings=generated.timings(retrieval_ms=retrieved.retrieval_ms))
     if result.declined:
-        outcome = Declined(reason=MODEL_DECLINED_REASON, provider=result.provider, model=result.model)
+        outcome = Declined(
+            reason=loaded.prompts.wording.text("decline_model"), provider=result.provider, model=result.model
+        )
         return answer_finish(answer=answer, outcome=outcome, emit=emit, progress=progress)
 
     checked = answer_check(
@@ -155,10 +157,8 @@ def _delivered(
     """The checked answer as it is stored: its cited passages, the notice, the review."""
     notice = plan.notice
     if verdict.high_stakes and not verdict.held:
-        notice = (
-            f"This touches on {' and '.join(verdict.high_stakes)} matters. It is not professional advice; "
-            "a reviewer will check this answer. " + notice
-        ).strip()
+        stakes = loaded.prompts.wording.text("notice_high_stakes", topics=" and ".join(verdict.high_stakes))
+        notice = f"{stakes} {notice}".strip()
     by_n = {p.n: p for p in plan.request.passages}
     return Delivered(
         text=checked.verification.text, cited=tuple(by_n[n] for n in checked.verification.cited_numbers()),

@@ -22,11 +22,6 @@ from qa.pipeline.stream_guard import QuestionRelevance
 from qa.services.budgets import Reservation, budget_reserve
 from qa.services.costs import cost_of
 
-HARD_LIMIT_NOTICE = (
-    "Usage limit reached: this answer comes from the built-in extractive model. "
-    "Full answers resume when the limit resets."
-)
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -44,7 +39,7 @@ class Plan:
 def answer_plan(*, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, deps: PipelineDeps) -> Plan:
     answer, policy = loaded.answer, retrieved.policy
     request = prompt_build(
-        question=answer.question, chunks=retrieved.chunks, context_tokens=deps.settings.context_max_tokens,
+        template=loaded.prompts.answer, question=answer.question, chunks=retrieved.chunks, context_tokens=deps.settings.context_max_tokens,
         max_output_tokens=deps.settings.max_output_tokens,
     )  # fmt: skip
     turns = Answer.objects.filter(conversation_id=answer.conversation_id, created_at__lt=answer.created_at).count()
@@ -95,7 +90,7 @@ def _route_and_reserve(
         if reservation is None:
             specs = [EXTRACTIVE]
             route.reason += "; the reservation would pass a hard limit: extractive only"
-            notice = notice or HARD_LIMIT_NOTICE
+            notice = notice or loaded.prompts.wording.text("notice_hard_limit")
     chain = tuple(
         llm_provider_for_tier(provider=t.provider, model=t.model, base_url=t.base_url, api_key_env=t.api_key_env,
                               external=t.external, embedder=deps.embedder)

@@ -1,23 +1,26 @@
-"""The prompt stage: the question and the best-ranked passages that fit the token budget, each
-framed as untrusted data (``qa.services.prompt_text``), with instructions addressed to the model
-withheld from the passage text (``passage_redact``)."""
+"""The prompt stage: the answering prompt's version (``prompts/library/answer``) filled with the
+question and the best-ranked passages that fit the token budget, each framed as untrusted data
+(``qa.services.prompt_text``), with instructions addressed to the model withheld from the
+passage text (``passage_redact``)."""
 
 from __future__ import annotations
 
 from ingestion.contracts import RetrievedChunk
 from ingestion.services.injection_scan import label_clean, passage_redact
+from prompts.contracts import PromptTemplate
 from providers.llm.base import ContextPassage, LLMRequest, approx_tokens
-from qa.services.prompt_text import SYSTEM_PROMPT, passage_frame
+from qa.services.prompt_text import passage_frame
 
 # Per passage: the element and its attributes, a rough token count for the budget.
 _FRAME_TOKENS = 30
 
 
 def prompt_build(
-    *, question: str, chunks: list[RetrievedChunk], context_tokens: int, max_output_tokens: int
-) -> LLMRequest:
+    *, template: PromptTemplate, question: str, chunks: list[RetrievedChunk], context_tokens: int,
+    max_output_tokens: int,
+) -> LLMRequest:  # fmt: skip
     passages: list[ContextPassage] = []
-    used = approx_tokens(SYSTEM_PROMPT) + approx_tokens(question)
+    used = sum(approx_tokens(m.template) for m in template.messages) + approx_tokens(question)
     for chunk in chunks:
         cost = approx_tokens(chunk.text) + _FRAME_TOKENS
         if used + cost > context_tokens:
@@ -35,8 +38,8 @@ def prompt_build(
             )
         )  # fmt: skip
     context = "\n\n".join(passage_frame(p) for p in passages)
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"<passages>\n{context}\n</passages>\n\nQuestion: {question}"},
-    ]
-    return LLMRequest(question=question, messages=messages, passages=passages, max_output_tokens=max_output_tokens)
+    messages = template.render(passages=context, question=question)
+    return LLMRequest(
+        question=question, messages=messages, passages=passages, max_output_tokens=max_output_tokens,
+        prompt_key=template.key,
+    )  # fmt: skip

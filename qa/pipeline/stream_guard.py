@@ -25,9 +25,9 @@ import numpy as np
 
 from core.text import CITATION, strip_citations, word_shingles
 from ingestion.services.injection_scan import injection_found, normalise_for_scan
+from prompts.services.registry import library_default
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage
-from qa.services.prompt_text import SYSTEM_PROMPT
 
 _IMAGE = re.compile(r"!\s*\[[^\]]*\]\s*\(|<\s*img\b|<\s*svg\b|<\s*iframe\b", re.IGNORECASE)
 _URL = re.compile(
@@ -43,7 +43,15 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 STREAM_SENTENCE_END = re.compile(rf"(?<=[.!?])(?:\s*{CITATION.pattern})*\s+(?=\S)|\n+")
 # Eight consecutive words of the system prompt in an answer are a leak, not a coincidence.
 _LEAK_WORDS = 8
-_SYSTEM_SHINGLES = word_shingles(SYSTEM_PROMPT, size=_LEAK_WORDS)
+# Every instruction message of the library's chat prompts: a leak of any version is a leak.
+_SYSTEM_SHINGLES = frozenset(
+    shingle
+    for prompt in library_default().values()
+    for template in prompt.versions
+    for message in template.messages
+    if message.role == "system"
+    for shingle in word_shingles(message.template, size=_LEAK_WORDS)
+)
 
 
 # all-MiniLM-L6-v2 cosine between the question and an answer sentence. Measured on the injection

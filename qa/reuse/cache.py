@@ -23,7 +23,6 @@ from ingestion.contracts import RetrievedChunk
 from ingestion.selectors.collections import collection_ids_of_documents
 from qa.models import Answer, AnswerStatus, CacheLookup, ReusableAnswer, ReuseOrigin
 from qa.reuse.reusable import ReuseMatch, citations_snapshot, questions_compatible, reusable_candidates, reusable_find
-from qa.services.prompt_text import PROMPT_VERSION
 
 
 def question_normalise(question: str) -> str:
@@ -34,7 +33,7 @@ def question_normalise(question: str) -> str:
 
 def cache_lookup(
     *, user: User, question: str, embedding: list[float], answer_id: int | None, models: list[str],
-    collection_ids: list[int] | None = None, cached: bool = True,
+    prompt_key: str, collection_ids: list[int] | None = None, cached: bool = True,
 ) -> ReuseMatch | None:  # fmt: skip
     """One vector query for the reviewer-curated answers (``QA_CURATED_MIN_SIMILARITY``) and,
     when ``cached``, the cache (``QA_CACHE_MIN_SIMILARITY``); cache lookups are logged."""
@@ -44,7 +43,7 @@ def cache_lookup(
         user=user, question=question_normalise(question), embedding=embedding, origins=origins,
         min_similarity=settings.QA_CACHE_MIN_SIMILARITY if cached else settings.QA_CURATED_MIN_SIMILARITY,
         min_similarity_by_origin={ReuseOrigin.CURATED: settings.QA_CURATED_MIN_SIMILARITY},
-        collection_ids=collection_ids, prompt_version=PROMPT_VERSION, models=models,
+        collection_ids=collection_ids, prompt_version=prompt_key, models=models,
     )  # fmt: skip
     if cached:
         with commit_without_waiting():
@@ -58,7 +57,7 @@ def cache_lookup(
 
 def cache_confirm(
     *, user: User, question: str, embedding: list[float], chunks: list[RetrievedChunk], answer_id: int | None,
-    models: list[str], collection_ids: list[int] | None = None,
+    models: list[str], prompt_key: str, collection_ids: list[int] | None = None,
 ) -> ReusableAnswer | None:  # fmt: skip
     """The second chance for a paraphrase worded too differently for the similarity threshold
     (0.6-0.84 with this embedding model): a cached answer is used when retrieval for the new
@@ -72,7 +71,7 @@ def cache_confirm(
     candidates = reusable_candidates(
         user=user, embedding=embedding, origins=[ReuseOrigin.CACHED, ReuseOrigin.PRECOMPUTED],
         min_similarity=settings.QA_CACHE_CONFIRM_MIN_SIMILARITY, collection_ids=collection_ids,
-        prompt_version=PROMPT_VERSION, models=models,
+        prompt_version=prompt_key, models=models,
     )  # fmt: skip
     why = "no candidate" if not candidates else ""
     for entry, similarity in candidates:
@@ -119,6 +118,8 @@ def cacheable(answer: Answer) -> bool:
         and verification.get("claims", 0) > 0
         and verification.get("supported") == verification.get("claims")
         and not verification.get("removed")
+        # Kept under its own key, a fallback prompt's answer would match no lookup anyway.
+        and not answer.prompt_fallback_used
         and not answer.fallback_used
     )
 
@@ -139,7 +140,7 @@ def cache_store(
         origin=origin, question=question_normalise(answer.standalone_question or answer.question),
         embedding=embedding, text=answer.text,
         citations=citations_snapshot(citations),
-        document_ids=document_ids, collection_ids=collections, prompt_version=PROMPT_VERSION, model=answer.model,
+        document_ids=document_ids, collection_ids=collections, prompt_version=answer.prompt_key, model=answer.model,
         confidence=answer.confidence, confidence_level=answer.confidence_level, source_answer=answer,
         expires_at=timezone.now() + timedelta(seconds=ttl) if ttl else None,
     )  # fmt: skip

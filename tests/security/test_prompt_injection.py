@@ -12,10 +12,14 @@ import pytest
 from evaluation.injection.obedient_llm import obeyed_output
 from evaluation.services.injection import CORPUS_DIR, injection_benchmark_run, injection_corpus_load
 from ingestion.contracts import RetrievedChunk
+from prompts.services.registry import library_production
 from providers.llm.base import ContextPassage
 from qa.pipeline.prompt import prompt_build
 from qa.pipeline.stream_guard import LinkHoldGate, answer_text_guard
-from qa.services.prompt_text import SYSTEM_PROMPT, passage_frame
+from qa.services.prompt_text import passage_frame
+
+ANSWER_PROMPT = library_production("answer")
+SYSTEM_PROMPT = ANSWER_PROMPT.template_of("system")
 
 
 def _chunk(text: str, *, title: str = "Travel Policy", heading_path: tuple[str, ...] = ("Hotels",), n: int = 1):
@@ -31,8 +35,8 @@ def _passage(text: str) -> ContextPassage:
 
 
 def _build(*chunks: RetrievedChunk):
-    return prompt_build(question="What is the hotel limit?", chunks=list(chunks), context_tokens=3000,
-                        max_output_tokens=200)  # fmt: skip
+    return prompt_build(template=ANSWER_PROMPT, question="What is the hotel limit?", chunks=list(chunks),
+                        context_tokens=3000, max_output_tokens=200)  # fmt: skip
 
 
 def test_a_passage_cannot_close_its_delimiter_or_forge_another() -> None:

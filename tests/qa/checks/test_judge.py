@@ -3,7 +3,12 @@ fails, the evidence verifier decides."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import JudgeServer
+
+# The judge's prompt is the ``judge`` prompt's production version, read from the registry.
+pytestmark = pytest.mark.django_db
 
 
 def _three_passages() -> list:
