@@ -1,8 +1,12 @@
-from django.urls import path
+from django.urls import include, path
 
 from ops.views import UsageView
 
 app_name = "ops"
 urlpatterns = [
     path("usage/", UsageView.as_view(), name="usage"),
+    # Prompt lifecycle pages: the registry, proposals and review (ops/prompt_urls.py), A/B
+    # experiments (ops/experiment_urls.py).
+    path("prompts/", include("ops.prompt_urls")),
+    path("experiments/", include("ops.experiment_urls")),
 ]

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from django.conf import settings
 
+from prompts.services.selection import PromptChoice
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from providers.registry import embedding_provider_default
@@ -64,6 +65,9 @@ class PipelineDeps:
     verifier: Verifier
     tiers: tuple[TierSpec, ...]
     settings: PipelineSettings
+    # Prompt versions to use instead of the asker's (evaluating a proposal or a version before
+    # its label moves); None: production, or the asker's experiment arm.
+    prompts: PromptChoice | None = None
 
 
 def pipeline_deps(
@@ -72,6 +76,7 @@ def pipeline_deps(
     embedder: EmbeddingProvider | None = None,
     providers: Sequence[LLMProvider] | None = None,
     verifier: Verifier | None = None,
+    prompts: PromptChoice | None = None,
 ) -> PipelineDeps:
     """The dependencies of one answer: the given ones, the configured defaults for the rest."""
     embedder = embedder or embedding_provider_default()
@@ -82,4 +87,5 @@ def pipeline_deps(
         verifier=verifier or verifier_default(embedder=embedder),
         tiers=tuple(tiers_configured()),
         settings=PipelineSettings.from_django(),
+        prompts=prompts,
     )

@@ -70,7 +70,7 @@ def answer_load(
     question = answer.standalone_question or answer.question
     if prepared is not None:
         started = time.perf_counter() - max(0.0, time.time() - prepared.started_at)
-        prompts = (
+        prompts = deps.prompts or (
             PromptChoice.from_dict(prepared.prompts)
             if prepared.prompts
             else prompt_choice_for(user_id=answer.conversation.user.pk, collection_ids=collection_ids)
@@ -78,7 +78,7 @@ def answer_load(
         return Loaded(answer=answer, question=question, prepared=prepared, started=started, prompts=prompts)
     started_at, started = time.time(), time.perf_counter()
     deps.emit(Event.STATUS, {"stage": "searching", "message": "Searching your documents…"})
-    prompts = prompt_choice_for(user_id=answer.conversation.user.pk, collection_ids=collection_ids)
+    prompts = deps.prompts or prompt_choice_for(user_id=answer.conversation.user.pk, collection_ids=collection_ids)
     # Recorded now, so that every ending (a decline at the gate too) counts for its version and
     # experiment arm.
     Answer.objects.filter(pk=answer.pk).update(prompt_key=prompts.answer.key, experiment_arm_id=prompts.arm_id)

@@ -25,6 +25,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from core.errors import ApplicationError
+from prompts.services.selection import PromptChoice
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from qa.checks.verification import Verifier
@@ -74,6 +75,7 @@ def answer_run(
     verifier: Verifier | None = None,
     prepared: Prepared | None = None,
     retry_on: tuple[type[Exception], ...] = (),
+    prompts: PromptChoice | None = None,
 ) -> Answer:
     """Run the pipeline for a pending answer (optionally narrowed to some collections, within
     those the user may read) and return it final. Idempotent: a finished answer is re-emitted,
@@ -83,7 +85,7 @@ def answer_run(
     except one of ``retry_on``: the caller retries those (the Celery task, on a database
     outage), and the answer stays pending for the retry."""
     try:
-        deps = pipeline_deps(emit=emit, embedder=embedder, providers=providers, verifier=verifier)
+        deps = pipeline_deps(emit=emit, embedder=embedder, providers=providers, verifier=verifier, prompts=prompts)
         return _answer_stages(answer_id=answer_id, deps=deps, collection_ids=collection_ids, prepared=prepared)
     except retry_on:
         raise

@@ -1,0 +1,5 @@
+"""URLs of the prompt pages (their views are added with them)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
