@@ -3,7 +3,7 @@ through the same services as the review page, so they are recorded and reach the
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import ApplicationError
+from providers.llm.pinning import PinLevel
 from qa.models import (
     Answer,
     BudgetAlert,
@@ -29,6 +30,7 @@ from qa.models import (
     UsageCounter,
 )
 from qa.review.queue import review_approve
+from qa.services.model_tiers import model_tier_pin, model_tier_save
 
 
 class ReviewActionInline(admin.TabularInline):
@@ -120,9 +122,20 @@ class InteractionAdmin(admin.ModelAdmin):
 
 @admin.register(ModelTier)
 class ModelTierAdmin(admin.ModelAdmin):
-    list_display = ("name", "rank", "provider", "model", "external", "active")
+    """A refused model id (``latest``, empty) is a form error (``ModelTier.clean``); a floating
+    alias saves with a warning. Saves go through ``model_tier_save``: a change of the model is a
+    new tier version with an audit event."""
+
+    list_display = ("name", "rank", "provider", "model", "version", "external", "active")
     list_editable = ("rank", "active")
     list_filter = ("provider", "external", "active")
+    readonly_fields = ("version",)
+
+    def save_model(self, request: HttpRequest, obj: ModelTier, form: Any, change: bool) -> None:
+        model_tier_save(tier=obj, actor=request.user)
+        pin = model_tier_pin(tier=obj)
+        if pin.level is PinLevel.FLOATING:
+            self.message_user(request, pin.message, messages.WARNING)
 
 
 @admin.register(RoutingPolicy)

@@ -9,6 +9,7 @@ from pgvector.django import HnswIndex, VectorField
 
 from core.models import TimeStampedModel
 from providers.llm.keys import api_key_env_problem
+from providers.llm.pinning import PinLevel, model_pin_check
 
 
 class Conversation(TimeStampedModel):
@@ -292,9 +293,17 @@ class ModelTier(TimeStampedModel):
 
     def clean(self) -> None:
         # The key is sent as a bearer token to base_url: only variables under the key prefix.
+        problems: dict[str, str] = {}
         problem = api_key_env_problem(self.api_key_env)
         if problem:
-            raise ValidationError({"api_key_env": problem})
+            problems["api_key_env"] = problem
+        # A refused id (empty, "latest") would change answers with no change in Verity; a floating
+        # alias only warns (the admin shows it): see providers/llm/pinning.py.
+        pin = model_pin_check(self.model, provider=self.provider)
+        if pin.level is PinLevel.REFUSED:
+            problems["model"] = pin.message
+        if problems:
+            raise ValidationError(problems)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.model})"

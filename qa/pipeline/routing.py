@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from providers.llm.keys import api_key_env_problem
+from providers.llm.pinning import PinLevel, model_pin_check
 from qa.models import ModelTier, RoutingPolicy, TierProvider
 from qa.services.budgets import BudgetLevel
 
@@ -40,6 +41,9 @@ class TierSpec:
     base_url: str = ""
     api_key_env: str = ""
     external: bool = False
+    # The admin row's version (``model_tier_save`` raises it with every change of the model it
+    # calls); None for a tier from settings, which changes only with a deployment.
+    version: int | None = None
 
 
 EXTRACTIVE = TierSpec("extractive", 0, TierProvider.EXTRACTIVE, "verity-extractive-1", external=False)
@@ -79,9 +83,17 @@ def tiers_configured() -> list[TierSpec]:
         if not r.active:
             by_name.pop(r.name, None)
             continue
-        by_name[r.name] = TierSpec(r.name, r.rank, r.provider, r.model, r.base_url, r.api_key_env, r.external)
+        by_name[r.name] = TierSpec(
+            r.name, r.rank, r.provider, r.model, r.base_url, r.api_key_env, r.external, version=r.version
+        )
     for name, tier in list(by_name.items()):
         problem = api_key_env_problem(tier.api_key_env)
+        pin = model_pin_check(tier.model, provider=tier.provider)
+        if not problem and pin.level is PinLevel.REFUSED:
+            # A "latest" (or empty) id changes answers whenever its vendor ships: never routed to,
+            # whether it came from settings (the system check reports it) or a row saved around
+            # the admin's validation.
+            problem = pin.message
         if problem:
             # Never read (let alone send) a variable outside the key prefix; the tier is unusable
             # until an admin fixes it, and the router falls back to the tiers below it.
@@ -129,8 +141,8 @@ class Route:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "tier": self.tier.name, "model": self.tier.model, "chain": [t.name for t in self.chain],
-            "reason": self.reason, "features": self.features,
+            "tier": self.tier.name, "tier_version": self.tier.version, "model": self.tier.model,
+            "chain": [t.name for t in self.chain], "reason": self.reason, "features": self.features,
         }  # fmt: skip
 
 
