@@ -12,15 +12,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from core.roles import ALL_GROUPS, DOCUMENT_ADMINS, REVIEWERS
+from core.roles import ALL_GROUPS, DOCUMENT_ADMINS, PROMPT_EDITORS, PROMPT_REVIEWERS, REVIEWERS
 from ingestion.services.demo import demo_corpus_load
 
 DEMO_READERS_GROUP = "demo_readers"
 # username -> extra groups; every demo user reads the demo collection.
 DEMO_USERS: dict[str, tuple[str, ...]] = {
     "demo": (),
-    "reviewer": (REVIEWERS,),
+    "reviewer": (REVIEWERS, PROMPT_REVIEWERS),
     "docadmin": (DOCUMENT_ADMINS,),
+    "editor": (PROMPT_EDITORS,),  # proposes prompt changes; "reviewer" approves them
 }
 
 
@@ -32,7 +33,10 @@ class BootstrapResult:
 
 @transaction.atomic
 def groups_ensure() -> dict[str, Group]:
-    return {name: Group.objects.get_or_create(name=name)[0] for name in (*ALL_GROUPS, DEMO_READERS_GROUP)}
+    return {
+        name: Group.objects.get_or_create(name=name)[0]
+        for name in (*ALL_GROUPS, PROMPT_EDITORS, PROMPT_REVIEWERS, DEMO_READERS_GROUP)
+    }
 
 
 @transaction.atomic

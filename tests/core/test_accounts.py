@@ -91,7 +91,7 @@ def test_bootstrap_creates_roles_accounts_and_demo_corpus_once(settings, capsys)
     settings.VERITY_ADMIN_PASSWORD = ""
     settings.VERITY_DEMO_PASSWORD = "demo-pass-123"
     first = bootstrap_run()
-    assert set(first.created_credentials) == {"admin", "demo", "reviewer", "docadmin"}
+    assert set(first.created_credentials) == {"admin", "demo", "reviewer", "docadmin", "editor"}
     assert first.created_credentials["demo"] == "demo-pass-123"
     assert len(first.created_credentials["admin"]) >= 12  # generated
     assert Group.objects.filter(name__in=[REVIEWERS, DOCUMENT_ADMINS]).count() == 2
