@@ -2,10 +2,10 @@
 
 A tier's answers depend on exactly which model it calls, so a change of ``model``, ``provider`` or
 ``base_url`` is treated like a prompt change: the tier's ``version`` goes up (answers record it in
-their route), the change is an audit event with the model ids before and after, and the prompt
-suites are run against the new tier once the change has committed. Other edits (rank, active,
-external, the key variable) leave the version alone: they choose *whether* the tier is used, not
-what it answers.
+their route), the change is an audit event with the model ids before and after, and once it has
+committed ``qa.signals.model_tier_changed`` is sent, which evaluation answers by running the
+prompt suites against the tier. Other edits (rank, active, external, the key variable) leave the
+version alone: they choose *whether* the tier is used, not what it answers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from prompts.models import EventAction
 from prompts.services.registry import Actor, event_record
 from providers.llm.pinning import PinVerdict, model_pin_check
 from qa.models import ModelTier
+from qa.signals import model_tier_changed
 
 logger = logging.getLogger(__name__)
 
@@ -76,4 +77,9 @@ def model_tier_save(*, tier: ModelTier, actor: Actor) -> ModelTier:
             before["model"] if before else "",
             tier.model,
         )
+        # After commit: the listeners (the prompt suites) must see the new model, and must not
+        # run for a change that rolled back.
+        payload = {"tier_name": tier.name, "version": tier.version,
+                   "model_before": before["model"] if before else "", "model_after": tier.model}  # fmt: skip
+        transaction.on_commit(lambda: model_tier_changed.send(sender=ModelTier, **payload))
     return tier

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from prompts.models import EventAction, PromptEvent
 from qa.models import ModelTier, TierProvider
 from qa.services.model_tiers import model_tier_save
+from qa.signals import model_tier_changed
 from tests.factories import user_create
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +68,27 @@ def test_a_refused_model_is_not_saved_and_leaves_no_event() -> None:
     stored = ModelTier.objects.get(pk=tier.pk)
     assert (stored.model, stored.version) == ("gpt-4o-mini-2024-07-18", 1)
     assert len(_tier_events()) == 1
+
+
+def test_the_change_is_announced_after_commit_for_the_suites(django_capture_on_commit_callbacks) -> None:
+    sent: list[dict[str, object]] = []
+
+    def on_changed(sender: object, **kwargs: object) -> None:
+        sent.append({k: v for k, v in kwargs.items() if k != "signal"})
+
+    model_tier_changed.connect(on_changed)
+    try:
+        tier = model_tier_save(tier=_tier(), actor=None)
+        tier.model = "gpt-4.1-mini-2025-04-14"
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            model_tier_save(tier=tier, actor=None)
+        assert sent == [], "nothing is announced before the change commits"
+        for callback in callbacks:
+            callback()
+        tier.rank = 5
+        with django_capture_on_commit_callbacks(execute=True):
+            model_tier_save(tier=tier, actor=None)  # not a model change: no announcement
+    finally:
+        model_tier_changed.disconnect(on_changed)
+    assert sent == [{"tier_name": "small", "version": 2, "model_before": "gpt-4o-mini-2024-07-18",
+                     "model_after": "gpt-4.1-mini-2025-04-14"}]  # fmt: skip
