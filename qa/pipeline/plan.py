@@ -14,6 +14,7 @@ from qa.checks.verification import Verifier, verifier_for_classification
 from qa.models import Answer, TierProvider
 from qa.pipeline.deps import PipelineDeps
 from qa.pipeline.gate import GateVerdict
+from qa.pipeline.gateway import verifier_logged
 from qa.pipeline.load import Loaded
 from qa.pipeline.prompt import prompt_build
 from qa.pipeline.retrieve import Retrieved
@@ -56,7 +57,9 @@ def answer_plan(*, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, d
         route=route,
         reservation=reservation,
         notice=notice,
-        verifier=verifier_for_classification(verifier=deps.verifier, restricted=policy.restricted),
+        verifier=verifier_logged(
+            verifier_for_classification(verifier=deps.verifier, restricted=policy.restricted), answer_id=answer.pk
+        ),
         relevance=QuestionRelevance(embedder=deps.embedder, question_vector=loaded.prepared.vector)
         if suspect
         else None,
@@ -76,8 +79,11 @@ def _route_and_reserve(
         dropped = len(deps.providers) - len(allowed)
         reason = "explicit providers" + (f"; {dropped} external provider(s) skipped: restricted" if dropped else "")
         return chain, {"tier": "explicit", "chain": [p.name for p in chain], "reason": reason,
-                       "features": features}, None, notice  # fmt: skip
-    route = route_choose(features=features, restricted=restricted, budget_level=budget.level, tiers=list(deps.tiers))
+                       "features": features, **_experiment_of(loaded)}, None, notice  # fmt: skip
+    route = route_choose(
+        features=features, restricted=restricted, budget_level=budget.level, tiers=list(deps.tiers),
+        experiment_tier=loaded.prompts.tier_name,
+    )  # fmt: skip
     reservation = None
     tokens_estimate = approx_tokens(" ".join(m["content"] for m in request.messages)) + request.max_output_tokens
     worst = max(
@@ -96,4 +102,12 @@ def _route_and_reserve(
                               external=t.external, embedder=deps.embedder)
         for t in specs
     )  # fmt: skip
-    return chain, route.as_dict(), reservation, notice
+    return chain, {**route.as_dict(), **_experiment_of(loaded)}, reservation, notice
+
+
+def _experiment_of(loaded: Loaded) -> dict[str, Any]:
+    """The route's record of the A/B experiment arm the answer is in (nothing when none)."""
+    choice = loaded.prompts
+    if choice.arm_id is None:
+        return {}
+    return {"experiment": {"name": choice.experiment, "arm": choice.arm}}

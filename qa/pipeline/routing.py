@@ -148,12 +148,18 @@ class Route:
 
 def route_choose(
     *, features: dict[str, Any], restricted: bool, budget_level: BudgetLevel, tiers: list[TierSpec] | None = None,
-    policy: RoutingPolicy | None = None,
+    policy: RoutingPolicy | None = None, experiment_tier: str = "",
 ) -> Route:  # fmt: skip
+    """The tier for a question and the chain after it. ``experiment_tier`` (an A/B experiment
+    arm's tier) replaces the rules' choice as the wanted tier; the restrictions still apply to
+    it (a restricted collection never goes external, budgets still move down), and a tier that
+    is no longer configured leaves the choice to the rules."""
     tiers = tiers if tiers is not None else tiers_configured()
     policy = policy or routing_policy()
     reasons = []
-    if features["kind"] == QuestionKind.MULTI_PART or features["words"] > policy.long_question_words:
+    if experiment_tier and experiment_tier in {t.name for t in tiers}:
+        wanted, why = experiment_tier, "experiment arm's tier"
+    elif features["kind"] == QuestionKind.MULTI_PART or features["words"] > policy.long_question_words:
         wanted, why = policy.complex_tier, f"{features['kind']} question of {features['words']} words"
     elif features["turns"] >= policy.deep_conversation_turns:
         wanted, why = policy.complex_tier, f"follow-up {features['turns']} turns deep"
@@ -163,6 +169,8 @@ def route_choose(
         wanted, why = policy.explanation_tier, f"weak retrieval match ({features['best_similarity']:.2f})"
     else:
         wanted, why = policy.lookup_tier, f"lookup with a strong retrieval match ({features['best_similarity']:.2f})"
+    if experiment_tier and wanted != experiment_tier:
+        reasons.append(f"experiment tier {experiment_tier} not configured: routing decides")
     reasons.append(f"{why} -> {wanted}")
     allowed = [t for t in tiers if not (restricted and t.external)]
     if restricted:
