@@ -11,10 +11,12 @@ not in the source. ``JudgeVerifier`` asks a configured OpenAI-compatible model i
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -277,11 +279,25 @@ def _consistency(
     return issues
 
 
+@dataclass(frozen=True)
+class JudgeCall:
+    """One call of the judge model, for the interaction log (``JudgeVerifier.on_call``)."""
+
+    model: str
+    prompt_key: str
+    messages: list[dict[str, str]]
+    response: str
+    total_ms: float
+    error: str = ""
+
+
 class JudgeVerifier:
     """An OpenAI-compatible model judges support (an NLI or judge model), one call per answer.
-    Falls back to the evidence verifier if the judge fails."""
+    Falls back to the evidence verifier if the judge fails. ``on_call`` hears of every call
+    (the pipeline logs it as an ``Interaction`` of the answer, like any model call)."""
 
     name = "judge-v1"
+    on_call: Callable[[JudgeCall], None] | None = None
 
     def __init__(
         self, *, url: str, model: str, api_key: str, fallback: Verifier, timeout: float = 20.0, external: bool = True,
@@ -300,6 +316,7 @@ class JudgeVerifier:
         numbered = "\n".join(f"{i + 1}. {strip_citations(c)}" for i, c in enumerate(claims))
         template = self.prompt or prompt_current(prompt_id="judge")
         messages = template.render(passages=listing, claims=numbered)
+        started, content = time.perf_counter(), ""
         try:
             response = httpx.post(
                 self.url.rstrip("/") + "/chat/completions",
@@ -312,10 +329,26 @@ class JudgeVerifier:
             scores = json.loads(content[content.find("{") : content.rfind("}") + 1])["scores"]
             if len(scores) != len(claims) or any(len(row) != len(passages) for row in scores):
                 raise ValueError("score matrix has the wrong shape")
-            return [[PassageSupport(float(v)) for v in row] for row in scores]
+            supports = [[PassageSupport(float(v)) for v in row] for row in scores]
         except (httpx.HTTPError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
             logger.warning("verification.judge_failed error=%s; using %s", exc, self.fallback.name)
+            self._record(template, messages, content, started, error=f"{type(exc).__name__}: {exc}")
             return self.fallback.support(claims=claims, passages=passages)
+        self._record(template, messages, content, started)
+        return supports
+
+    def _record(
+        self, template: PromptTemplate, messages: list[dict[str, str]], content: str, started: float, error: str = ""
+    ) -> None:
+        if self.on_call is not None:
+            self.on_call(JudgeCall(model=self.model, prompt_key=template.key, messages=messages, response=content,
+                                   total_ms=(time.perf_counter() - started) * 1000, error=error))  # fmt: skip
+
+    def logged(self, on_call: Callable[[JudgeCall], None]) -> JudgeVerifier:
+        """This judge, reporting its calls to ``on_call`` (one answer's log)."""
+        bound = copy.copy(self)
+        bound.on_call = on_call
+        return bound
 
 
 class VerifierChoice(StrEnum):

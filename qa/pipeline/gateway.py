@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from providers.llm.base import LLMDeclined, LLMError, LLMProvider, LLMRequest, StreamStats
+from qa.checks.verification import JudgeCall, JudgeVerifier, Verifier
 from qa.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -119,3 +120,22 @@ def gateway_stream(
         if pieces and on_reset is not None:
             on_reset(f"{provider.name} failed mid-answer ({error}); trying the next model")
     raise GatewayFailed("; ".join(errors) or "no provider configured")
+
+
+JUDGE_PROVIDER = "judge"  # Interaction.provider of the judge verifier's calls
+
+
+def verifier_logged(verifier: Verifier, *, answer_id: int) -> Verifier:
+    """The verifier of one answer, its model calls (a judge's) logged as the answer's
+    interactions with the prompt version they sent, like the answering model's."""
+    if not isinstance(verifier, JudgeVerifier):
+        return verifier
+
+    def record(call: JudgeCall) -> None:
+        Interaction.objects.create(
+            answer_id=answer_id, provider=JUDGE_PROVIDER, model=call.model, prompt_key=call.prompt_key,
+            prompt={"messages": call.messages, "temperature": 0}, response=call.response, total_ms=call.total_ms,
+            outcome=CallOutcome.ERROR if call.error else CallOutcome.OK, error=call.error,
+        )  # fmt: skip
+
+    return verifier.logged(record)

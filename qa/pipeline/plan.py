@@ -14,6 +14,7 @@ from qa.checks.verification import Verifier, verifier_for_classification
 from qa.models import Answer, TierProvider
 from qa.pipeline.deps import PipelineDeps
 from qa.pipeline.gate import GateVerdict
+from qa.pipeline.gateway import verifier_logged
 from qa.pipeline.load import Loaded
 from qa.pipeline.prompt import prompt_build
 from qa.pipeline.retrieve import Retrieved
@@ -56,7 +57,9 @@ def answer_plan(*, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, d
         route=route,
         reservation=reservation,
         notice=notice,
-        verifier=verifier_for_classification(verifier=deps.verifier, restricted=policy.restricted),
+        verifier=verifier_logged(
+            verifier_for_classification(verifier=deps.verifier, restricted=policy.restricted), answer_id=answer.pk
+        ),
         relevance=QuestionRelevance(embedder=deps.embedder, question_vector=loaded.prepared.vector)
         if suspect
         else None,

@@ -11,7 +11,7 @@ from ingestion.models import Classification
 from providers.llm.keys import ApiKeyEnvNotAllowed
 from providers.registry import embedding_provider_default, llm_provider_for_tier
 from qa.checks.verification import EvidenceVerifier, JudgeVerifier
-from qa.models import ModelTier, TierProvider
+from qa.models import Interaction, ModelTier, TierProvider
 from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.pipeline.routing import tiers_configured
 from tests.factories import collection_create, document_ingest, user_create
@@ -126,6 +126,11 @@ def test_an_internal_judge_may_check_restricted_passages() -> None:
 def test_an_external_judge_still_checks_internal_collections() -> None:
     prompts, _ = _ask_with_judge(classification=Classification.INTERNAL, external=True)
     assert len(prompts) == 1 and "reviewed every April" in prompts[0]
+    # Logged like any model call: what was sent, with the judge prompt's version, and the reply.
+    call = Interaction.objects.get(provider="judge")
+    assert call.model == "judge-1" and call.prompt_key == "judge-v1" and call.outcome == "ok"
+    assert call.answer is not None and call.answer.prompt_key == "answer-v2"
+    assert call.prompt["messages"][0]["content"] == prompts[0] and call.response == '{"scores": [[1.0]]}'
 
 
 def test_the_judge_sees_passages_framed_as_untrusted_data() -> None:
