@@ -3,14 +3,34 @@ items, triage, curated answers) see only answers drawn from collections they may
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from enum import StrEnum
+
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Count,
+    Exists,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
 from ingestion.selectors.collections import collection_ids_readable, document_ids_readable, documents_all_readable_sql
+from prompts.services.experiments import experiment_arms
+from prompts.statistics import Comparison, Verdict, means_test, proportions_test
 from qa.models import (
     FINAL_STATUSES,
     Answer,
+    AnswerStatus,
     BudgetAlert,
     Citation,
     Conversation,
@@ -144,3 +164,224 @@ def feedback_of(*, user: User | AnonymousUser, answer_ids: list[int]) -> dict[in
 def budget_alert_list_recent(*, limit: int) -> QuerySet[BudgetAlert]:
     """The latest budget alerts, newest first (the operators' usage page)."""
     return BudgetAlert.objects.all()[:limit]
+
+
+# --------------------------------------------------------------------------- A/B experiments
+
+
+class Better(StrEnum):
+    """Which direction of a metric is an improvement."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class ArmMetric(StrEnum):
+    HELPFUL_RATE = "helpful_rate"
+    DECLINE_RATE = "decline_rate"
+    REMOVED = "removed"
+    FIRST_WORDS = "first_words"
+    COST = "cost"
+
+    @property
+    def label(self) -> str:
+        return _METRIC_LABELS[self]
+
+    @property
+    def better(self) -> Better:
+        # Fewer declines is better only while the helpful rate holds: a prompt that stops
+        # declining by answering from thin evidence shows up as more removed sentences and
+        # fewer helpful ratings, so the page reads the three together.
+        return Better.HIGHER if self is ArmMetric.HELPFUL_RATE else Better.LOWER
+
+
+_METRIC_LABELS = {
+    ArmMetric.HELPFUL_RATE: "helpful rate of rated answers",
+    ArmMetric.DECLINE_RATE: "decline rate",
+    ArmMetric.REMOVED: "unsupported sentences removed per answer",
+    ArmMetric.FIRST_WORDS: "time to first words",
+    ArmMetric.COST: "cost per answer",
+}
+
+# Answers an arm is judged on: finished ones. Pending and streaming answers are not done yet; a
+# failed one is an outage (counted apart), not something the prompt or the model did.
+_JUDGED = [AnswerStatus.ANSWERED, AnswerStatus.DECLINED, AnswerStatus.HELD]
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    """One metric of an arm against the control: the test's outcome in words."""
+
+    metric: ArmMetric
+    comparison: Comparison
+    control: str  # the control arm's name
+    min_sample: int
+
+    @property
+    def better(self) -> Better:
+        return self.metric.better
+
+    @property
+    def outcome(self) -> str:
+        """``better``, ``worse``, ``same`` (no significant difference) or ``too_few``."""
+        verdict = self.comparison.verdict
+        if verdict is Verdict.TOO_FEW:
+            return "too_few"
+        if verdict is Verdict.NO_DIFFERENCE:
+            return "same"
+        higher = verdict is Verdict.B_HIGHER
+        return "better" if higher == (self.better is Better.HIGHER) else "worse"
+
+    @property
+    def words(self) -> str:
+        c = self.comparison
+        if self.outcome == "too_few":
+            return (
+                f"Too few to tell: {c.n_b} here and {c.n_a} in {self.control}, at least {self.min_sample} each "
+                f"needed ({self.better} is better)"
+            )
+        assert c.difference is not None and c.p_value is not None  # a decided test has both
+        p = "p < 0.001" if c.p_value < 0.001 else f"p = {c.p_value:.3f}"
+        detail = f"{self._difference()} than {self.control}, {p}"
+        if self.outcome == "same":
+            return f"No significant difference ({detail})"
+        return f"{self.outcome.capitalize()}: {detail} ({self.better} is better)"
+
+    def _difference(self) -> str:
+        difference = self.comparison.difference or 0.0
+        direction = "higher" if difference > 0 else "lower" if difference < 0 else "no different"
+        size = abs(difference)
+        if self.metric in (ArmMetric.HELPFUL_RATE, ArmMetric.DECLINE_RATE):
+            return f"{size * 100:.1f} points {direction}"
+        if self.metric is ArmMetric.FIRST_WORDS:
+            return f"{size:.0f} ms {direction}"
+        return f"{size:.3g} {direction}"
+
+
+@dataclass(frozen=True)
+class ArmStats:
+    """One arm's numbers over its finished answers, and (for every arm after the first, the
+    control) each metric's test against the control."""
+
+    arm_id: int
+    name: str
+    version: str  # "answer-v3", or "production" (whatever the label pointed at when asked)
+    tier_name: str
+    share: int
+    answers: int  # finished: answered, declined or held
+    failed: int
+    rated: int  # answers with a rating
+    helpful: int  # of the rated, rated helpful
+    declined: int
+    checked: int  # answers whose sentences were verified (a model wrote them)
+    removed: int  # unsupported sentences removed, in all
+    first_words_ms: float | None  # mean time until the reader saw the first words
+    cost_per_answer: float | None
+    verdicts: list[MetricVerdict] = field(default_factory=list)
+
+    @property
+    def helpful_rate(self) -> float | None:
+        return self.helpful / self.rated if self.rated else None
+
+    @property
+    def decline_rate(self) -> float | None:
+        return self.declined / self.answers if self.answers else None
+
+    @property
+    def removed_per_answer(self) -> float | None:
+        return self.removed / self.checked if self.checked else None
+
+
+def experiment_arm_stats(*, experiment_id: int, alpha: float = 0.05) -> list[ArmStats]:
+    """Per arm of the experiment (its first arm is the control): counts, rates and means
+    aggregated in SQL over the answers recorded with the arm, the helpful rate from each
+    answer's latest rating, and each other arm's significance test against the control
+    (two-proportion z for the rates, Welch's t for the means) with the experiment's minimum
+    sample per arm. An empty list for an unknown experiment."""
+    found = experiment_arms(experiment_id=experiment_id)
+    if found is None:
+        return []
+    experiment, arms = found
+    answers = Answer.objects.filter(experiment_arm__experiment_id=experiment_id)
+    latest_rating = Subquery(
+        Feedback.objects.filter(answer_id=OuterRef("pk")).order_by("-updated_at", "-pk").values("helpful")[:1]
+    )
+    judged = Q(status__in=_JUDGED)
+    first_words = Cast(KT("timings_ms__first_token"), FloatField())
+    removed = Cast(KT("verification__removed"), IntegerField())
+    rows = {
+        row["experiment_arm_id"]: row
+        for row in answers.annotate(rating=latest_rating, first_words=first_words, removed_count=removed)
+        .values("experiment_arm_id")
+        .annotate(
+            n=Count("pk", filter=judged),
+            failed=Count("pk", filter=Q(status=AnswerStatus.FAILED)),
+            rated=Count("pk", filter=judged & Q(rating__isnull=False)),
+            helpful=Count("pk", filter=judged & Q(rating=True)),
+            declined=Count("pk", filter=Q(status=AnswerStatus.DECLINED)),
+            checked=Count("pk", filter=judged & Q(removed_count__isnull=False)),
+            removed_total=Sum("removed_count", filter=judged),
+            first_words_mean=Avg("first_words", filter=judged),
+            cost_mean=Avg("cost", filter=judged),
+        )
+        .order_by()
+    }
+    # The means tests need each answer's value (Welch's variance): one query for all arms.
+    values: dict[int, dict[ArmMetric, list[float]]] = {
+        arm.pk: {ArmMetric.REMOVED: [], ArmMetric.FIRST_WORDS: [], ArmMetric.COST: []} for arm in arms
+    }
+    for arm_id, words_ms, cost, removed_count in (
+        answers.filter(judged)
+        .annotate(first_words=first_words, removed_count=removed)
+        .values_list("experiment_arm_id", "first_words", "cost", "removed_count")
+    ):
+        if words_ms is not None:
+            values[arm_id][ArmMetric.FIRST_WORDS].append(words_ms)
+        values[arm_id][ArmMetric.COST].append(float(cost))
+        if removed_count is not None:
+            values[arm_id][ArmMetric.REMOVED].append(float(removed_count))
+    stats = []
+    for arm in arms:
+        row = rows.get(arm.pk, {})
+        cost_mean = row.get("cost_mean")
+        stats.append(
+            ArmStats(
+                arm_id=arm.pk, name=arm.name,
+                version=arm.prompt_version.key if arm.prompt_version is not None else "production",
+                tier_name=arm.tier_name, share=arm.share, answers=row.get("n", 0), failed=row.get("failed", 0),
+                rated=row.get("rated", 0), helpful=row.get("helpful", 0), declined=row.get("declined", 0),
+                checked=row.get("checked", 0), removed=row.get("removed_total") or 0,
+                first_words_ms=row.get("first_words_mean"),
+                cost_per_answer=float(cost_mean) if cost_mean is not None else None,
+            )
+        )  # fmt: skip
+    if not stats:
+        return stats
+    control = stats[0]
+    for arm_stats in stats[1:]:
+        verdicts = [
+            MetricVerdict(
+                metric=ArmMetric.HELPFUL_RATE, control=control.name, min_sample=experiment.min_sample,
+                comparison=proportions_test(successes_a=control.helpful, n_a=control.rated,
+                                            successes_b=arm_stats.helpful, n_b=arm_stats.rated,
+                                            min_sample=experiment.min_sample, alpha=alpha),
+            ),
+            MetricVerdict(
+                metric=ArmMetric.DECLINE_RATE, control=control.name, min_sample=experiment.min_sample,
+                comparison=proportions_test(successes_a=control.declined, n_a=control.answers,
+                                            successes_b=arm_stats.declined, n_b=arm_stats.answers,
+                                            min_sample=experiment.min_sample, alpha=alpha),
+            ),
+        ]  # fmt: skip
+        for metric in (ArmMetric.REMOVED, ArmMetric.FIRST_WORDS, ArmMetric.COST):
+            comparison = means_test(
+                values_a=values[control.arm_id][metric], values_b=values[arm_stats.arm_id][metric],
+                min_sample=experiment.min_sample, alpha=alpha,
+            )  # fmt: skip
+            verdicts.append(
+                MetricVerdict(
+                    metric=metric, comparison=comparison, control=control.name, min_sample=experiment.min_sample
+                )
+            )
+        arm_stats.verdicts.extend(verdicts)
+    return stats

@@ -286,3 +286,26 @@ def experiment_arm_for(
     return arm_pick(
         experiment_key=_experiment_key(experiment), subject=f"user-{user_id}", shares=[(arm, arm.share) for arm in arms]
     )
+
+
+# --------------------------------------------------------------------------- reads for pages
+
+
+def experiment_list() -> list[Experiment]:
+    """Every experiment, newest first, with its arms and their versions."""
+    return list(
+        Experiment.objects.select_related("started_by", "promoted_arm").prefetch_related("arms__prompt_version")
+    )
+
+
+def experiment_arms(*, experiment_id: int) -> tuple[Experiment, list[ExperimentArm]] | None:
+    """An experiment and its arms in order (the first is the control), or None."""
+    experiment = (
+        Experiment.objects.select_related("started_by", "promoted_arm")
+        .prefetch_related("arms__prompt_version")
+        .filter(pk=experiment_id)
+        .first()
+    )
+    if experiment is None:
+        return None
+    return experiment, list(experiment.arms.all())
