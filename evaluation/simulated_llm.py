@@ -6,7 +6,12 @@ kinds in rotation: a number in no passage, a made-up function, a negated copy of
 sentence, made-up names, and a plausible claim with no checkable detail. It records what it
 invented (``invented``) so that an evaluation can count how many reached the user.
 
+With ``instructed=True`` it replies as ``evaluation.instructed_llm`` does instead: it follows
+the instructions of the prompt it receives and nothing else (the prompt suites' double, which
+fails a suite when an instruction is lost).
+
     .venv/bin/python -m evaluation.simulated_llm --port 8011 --first-token-ms 300 --tokens-per-second 50
+    .venv/bin/python -m evaluation.simulated_llm --port 8011 --instructed
 """
 
 from __future__ import annotations
@@ -19,8 +24,7 @@ import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# The passages as qa/services/prompt_text.py frames them: <passage id="n" ...>text</passage>.
-PASSAGE = re.compile(r'^<passage id="(\d+)"[^>\n]*>\n(.+?)\n</passage>$', re.S | re.M)
+from evaluation.instructed_llm import PASSAGE, instructed_reply
 
 
 def _negate(sentence: str) -> str | None:
@@ -67,12 +71,14 @@ def answer_from_prompt(prompt: str, hallucinate: bool) -> tuple[str, list[str]]:
 
 class Simulator:
     def __init__(
-        self, *, port: int = 0, first_token_ms: float = 300, tokens_per_second: float = 50, hallucinate: bool = False
-    ) -> None:
+        self, *, port: int = 0, first_token_ms: float = 300, tokens_per_second: float = 50, hallucinate: bool = False,
+        instructed: bool = False,
+    ) -> None:  # fmt: skip
         sim = self
         self.first_token_ms = first_token_ms
         self.tokens_per_second = tokens_per_second
         self.hallucinate = hallucinate
+        self.instructed = instructed
         self.invented: list[str] = []  # every invented sentence, in order
         self.requests = 0
         self._lock = threading.Lock()
@@ -85,8 +91,13 @@ class Simulator:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
-                text, invented = answer_from_prompt(prompt, sim.hallucinate)
+                messages = body.get("messages", [])
+                prompt = "\n".join(m.get("content", "") for m in messages)
+                invented: list[str] = []
+                if sim.instructed:
+                    text = instructed_reply(messages=messages)
+                else:
+                    text, invented = answer_from_prompt(prompt, sim.hallucinate)
                 with sim._lock:
                     sim.invented.extend(invented)
                     sim.requests += 1
@@ -127,12 +138,14 @@ def main() -> None:
     parser.add_argument("--first-token-ms", type=float, default=300)
     parser.add_argument("--tokens-per-second", type=float, default=50)
     parser.add_argument("--hallucinate", action="store_true")
+    parser.add_argument("--instructed", action="store_true", help="follow the prompt's instructions (prompt suites)")
     args = parser.parse_args()
     sim = Simulator(
         port=args.port,
         first_token_ms=args.first_token_ms,
         tokens_per_second=args.tokens_per_second,
         hallucinate=args.hallucinate,
+        instructed=args.instructed,
     )
     print(f"simulated OpenAI-compatible endpoint at {sim.url}", flush=True)
     sim.httpd.serve_forever()
