@@ -9,6 +9,7 @@ Exits with status 1 when any case fails (or a template cannot be used)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,9 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["verbosity"] < 2:
+            # One log line per model call would bury the tables (CI prints them).
+            logging.getLogger("httpx").setLevel(logging.WARNING)
         templates = self._templates(options)
         failed = []
         for template in templates:
