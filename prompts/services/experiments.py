@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 # Arms are measured on answers (helpful, declined, sentences removed, time, cost) and an answer
 # records one arm, so experiments run on the prompt that writes the answer.
 EXPERIMENT_PROMPT_IDS = frozenset({"answer"})
+# Who may move the production label (the same permission as approving a proposal).
+REVIEW_PERMISSION = "prompts.review_prompt"
 # "Two or more variants": one arm is not an experiment, and beyond a handful each arm's share
 # is too small to reach a minimum sample in a useful time.
 MIN_ARMS, MAX_ARMS = 2, 6
@@ -175,6 +178,11 @@ def experiment_create(
     return experiment
 
 
+def _can_promote(actor: AbstractBaseUser | AnonymousUser) -> bool:
+    has_perm = getattr(actor, "has_perm", None)
+    return bool(actor.is_authenticated and actor.is_active and has_perm is not None and has_perm(REVIEW_PERMISSION))
+
+
 def _locked(experiment_id: int) -> Experiment:
     experiment = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
     if experiment is None:
@@ -206,7 +214,11 @@ def experiment_promote(*, experiment_id: int, arm_id: int, actor: Actor, note: s
     label moves to the arm's prompt version (an audited label move), the experiment stops, and
     an ``arm_promoted`` event records it. An arm on production's version moves nothing. A
     model tier is not promoted by this: the routing policy (admin) decides the tiers. Raises
-    ApplicationError for an experiment already promoted or an arm of another experiment."""
+    ApplicationError for an actor without the ``prompts.review_prompt`` permission (moving
+    production is a deployment; ``None`` is the system itself), an experiment already promoted
+    or an arm of another experiment."""
+    if actor is not None and not _can_promote(actor):
+        raise ApplicationError("Only prompt reviewers can promote an arm: it moves the production label.")
     experiment = _locked(experiment_id)
     if experiment.state == ExperimentState.PROMOTED:
         raise ApplicationError(f"An arm of {experiment.name!r} was already promoted.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from core.errors import ApplicationError
 from prompts.models import EventAction, Experiment, ExperimentState, PromptEvent, PromptLabel
@@ -29,7 +30,10 @@ SYSTEM_V3 = "Answer only from the passages and cite each sentence like [1]. Say 
 
 @pytest.fixture
 def admin():
-    return user_create(username="experimenter", staff=True)
+    """Staff who may also move the production label (``prompts.review_prompt``)."""
+    user = user_create(username="experimenter", staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="review_prompt"))
+    return user
 
 
 @pytest.fixture
@@ -168,6 +172,10 @@ def test_the_choice_uses_the_arm_version_and_tier_and_stop_returns_everyone_to_p
 def test_promoting_an_arm_moves_the_production_label_with_an_audit_record(admin, v3) -> None:
     experiment = _start(admin)
     arm_b = experiment.arms.get(name="B")
+    # Promoting is a deployment: staff without the reviewers' permission cannot.
+    with pytest.raises(ApplicationError, match="Only prompt reviewers"):
+        experiment_promote(experiment_id=experiment.pk, arm_id=arm_b.pk, actor=user_create(staff=True))
+    assert PromptLabel.objects.get(prompt_id="answer", name="production").version.version == 2
     experiment_promote(experiment_id=experiment.pk, arm_id=arm_b.pk, actor=admin)
     experiment.refresh_from_db()
     assert experiment.state == ExperimentState.PROMOTED and experiment.promoted_arm == arm_b
