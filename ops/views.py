@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.mixins import UserPassesTestMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
@@ -11,12 +12,14 @@ from django.views import View
 from core.errors import ApplicationError
 from core.params import int_param
 from evaluation.selectors import eval_run_list_recent
+from ops.selectors.prompt_fallbacks import prompt_fallback_rate
 from ops.selectors.usage import cost_per_day, cost_per_model, cost_per_user, usage_observed
 from qa.selectors import budget_alert_list_recent
 
 
 class UsageView(UserPassesTestMixin, View):
-    """Cost, tokens and cache hits per day, user and model, budget alerts and quality runs (staff)."""
+    """Cost, tokens and cache hits per day, user and model, budget alerts, prompt fallbacks of the
+    last 24 hours (a version over the alert rate is flagged) and quality runs (staff)."""
 
     request: HttpRequest
 
@@ -28,10 +31,15 @@ class UsageView(UserPassesTestMixin, View):
             days = int_param(request.GET.get("days"), name="days", default=30, minimum=1, maximum=365)
         except ApplicationError as exc:
             return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
-        since = timezone.now() - timedelta(days=days)
+        now = timezone.now()
+        since = now - timedelta(days=days)
+        fallbacks = list(prompt_fallback_rate(since=now - timedelta(hours=24)).values())
         return render(
             request, "ops/usage.html",
             {"days": days, "observed": usage_observed(since=since), "per_day": cost_per_day(since=since),
              "per_user": cost_per_user(since=since), "per_model": cost_per_model(since=since),
-             "alerts": budget_alert_list_recent(limit=20), "runs": eval_run_list_recent(limit=20)},
+             "alerts": budget_alert_list_recent(limit=20), "runs": eval_run_list_recent(limit=20),
+             "fallbacks": fallbacks, "fallback_alert": any(f.alert for f in fallbacks),
+             "fallback_alert_rate": settings.QA_PROMPT_FALLBACK_ALERT_RATE,
+             "fallback_alert_min": settings.QA_PROMPT_FALLBACK_ALERT_MIN},
         )  # fmt: skip

@@ -421,6 +421,13 @@ QA_JUDGE_API_KEY = env_str("QA_JUDGE_API_KEY", "")
 QA_VERIFY_MIN_SUPPORT = env_float("QA_VERIFY_MIN_SUPPORT", 0.5)
 # Below this share of supported sentences the whole answer is declined (or held, see collections).
 QA_VERIFY_MIN_SUPPORTED_SHARE = env_float("QA_VERIFY_MIN_SUPPORTED_SHARE", 0.5)
+# Prompt fallbacks (qa/pipeline/fallback.py): the usage page warns about an answer-prompt version
+# whose output was written again by its fallback in more than this share of its answers over the
+# last 24 hours, once it has at least QA_PROMPT_FALLBACK_ALERT_MIN of them. A healthy version
+# rarely fails its checks (a few answers in a hundred); one in five means the version or its model
+# broke. Fewer than ten answers say too little to page anyone. Chosen by hand, not measured.
+QA_PROMPT_FALLBACK_ALERT_RATE = env_float("QA_PROMPT_FALLBACK_ALERT_RATE", 0.2)
+QA_PROMPT_FALLBACK_ALERT_MIN = env_int("QA_PROMPT_FALLBACK_ALERT_MIN", 10)
 # Similarity to a curated example question that marks a question as high-stakes.
 QA_HIGH_STAKES_SIMILARITY = env_float("QA_HIGH_STAKES_SIMILARITY", 0.62)
 # A curated (reviewer-approved) answer is reused for questions at least this similar.

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from qa.checks.confidence import Confidence, confidence_assess
@@ -24,11 +25,32 @@ logger = logging.getLogger(__name__)
 ONLY_INJECTED_TEXT = "The draft answer held only text that a document told the assistant to say, so I will not show it."
 
 
+class DeclineCause(StrEnum):
+    """Why the check stage declines an answer (NONE: it may be shown)."""
+
+    NONE = ""
+    MODEL_DECLINED = "model_declined"  # the model said the passages do not answer: an answer
+    NOTHING_VERIFIED = "nothing_verified"
+    TOO_LITTLE_SUPPORTED = "too_little_supported"
+    LOW_CONFIDENCE = "low_confidence"
+    ONLY_INJECTED_TEXT = "only_injected_text"
+
+    @property
+    def collapse(self) -> bool:
+        """The draft's statements did not hold up against the passages: a prompt's output that
+        failed (``qa.pipeline.fallback`` retries with the fallback version). Not the model's own
+        decline, nor a confidence below the floor (retrieval weighs in it, which another prompt
+        does not change), nor an answer that was only an injected instruction's words (a
+        document's doing, not the prompt's)."""
+        return self in (DeclineCause.NOTHING_VERIFIED, DeclineCause.TOO_LITTLE_SUPPORTED)
+
+
 @dataclass(frozen=True)
 class Checked:
     verification: Verification  # its text is the answer to show
     confidence: Confidence
     decline_reason: str  # "" when the answer may be shown
+    cause: DeclineCause  # why it is declined (NONE: it may be shown)
     verification_ms: float
 
     @property
@@ -61,24 +83,34 @@ def answer_check(
     confidence = confidence_assess(
         best_similarity=verdict.evidence.best_similarity, verification=verification, policy=retrieved.policy
     )
-    reason = _unsupported_reason(verification, confidence, min_supported_share=deps.settings.verify_min_supported_share)
-    if not reason and not verification.text.strip():
-        reason = ONLY_INJECTED_TEXT
-    return Checked(
-        verification=verification, confidence=confidence, decline_reason=reason, verification_ms=verification_ms
+    cause, reason = _unsupported_reason(
+        verification, confidence, min_supported_share=deps.settings.verify_min_supported_share
     )
+    if not reason and not verification.text.strip():
+        cause, reason = DeclineCause.ONLY_INJECTED_TEXT, ONLY_INJECTED_TEXT
+    return Checked(
+        verification=verification, confidence=confidence, decline_reason=reason, verification_ms=verification_ms,
+        cause=cause,
+    )  # fmt: skip
 
 
-def _unsupported_reason(verification: Verification, confidence: Confidence, *, min_supported_share: float) -> str:
+def _unsupported_reason(
+    verification: Verification, confidence: Confidence, *, min_supported_share: float
+) -> tuple[DeclineCause, str]:
     if verification.declined_by_model:
-        return "The model found no answer in the passages."
+        return DeclineCause.MODEL_DECLINED, "The model found no answer in the passages."
     if not verification.claims or not verification.supported_claims:
-        return "I could not verify any statement of the draft answer against the passages, so I will not guess."
-    if verification.support_ratio < min_supported_share:
         return (
+            DeclineCause.NOTHING_VERIFIED,
+            "I could not verify any statement of the draft answer against the passages, so I will not guess.",
+        )
+    if verification.support_ratio < min_supported_share:
+        return DeclineCause.TOO_LITTLE_SUPPORTED, (
             f"Only {verification.supported_claims} of {verification.claims} statements of the draft answer are "
             "supported by the passages, so I will not guess."
         )
     if confidence.below_floor:
-        return f"My confidence in the answer ({confidence.score:.2f}) is below this collection's threshold."
-    return ""
+        return DeclineCause.LOW_CONFIDENCE, (
+            f"My confidence in the answer ({confidence.score:.2f}) is below this collection's threshold."
+        )
+    return DeclineCause.NONE, ""

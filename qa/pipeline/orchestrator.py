@@ -1,14 +1,16 @@
 """The answer pipeline: ``answer_run`` reads as the list of its stages.
 
     load -> retrieve -> gate -> plan -> generate -> check -> finish
+                                           (fallback: generate -> check, once)
 
 Each stage is a function in its own module taking and returning frozen dataclasses; what they
 use (emit, embedder, models, verifier, settings) comes in one ``PipelineDeps``. An answer can
 end after load (a curated or cached answer), after gate (too little evidence, or a cached answer
 the passages confirm), after generate (no model could answer, or the model declined), after
-check (too little of it holds up) or at the end; every ending goes through ``answer_finish``,
-the only writer of an answer's final state. An exception in any stage ends the answer as
-failed, with a reason for the reader, whichever caller ran it.
+check (too little of it holds up) or at the end; an answer that fails its checks is written
+once more with the prompt version's fallback (``fallback``). Every ending goes through
+``answer_finish``, the only writer of an answer's final state. An exception in any stage ends
+the answer as failed, with a reason for the reader, whichever caller ran it.
 
 ``emit(event, payload)`` is how the reader follows: the websocket (through the channel layer),
 the server-sent-events API and the command line each pass their own. For the chat, the pipeline
@@ -32,13 +34,20 @@ from qa.checks.verification import Verifier
 from qa.models import FINAL_STATUSES, Answer, AnswerStatus, Conversation
 from qa.pipeline.check import Checked, answer_check
 from qa.pipeline.deps import PipelineDeps, pipeline_deps
+from qa.pipeline.fallback import (
+    REWRITING_MESSAGE,
+    answer_mark_prompt_fallback,
+    check_failure,
+    fallback_plan,
+    output_failure,
+)
 from qa.pipeline.finish import Crashed, Declined, Delivered, Progress, Reused, answer_finish
 from qa.pipeline.gate import GateVerdict, answer_gate
 from qa.pipeline.gateway import GatewayResult
-from qa.pipeline.generate import answer_generate
+from qa.pipeline.generate import Generated, answer_generate, answer_regenerate
 from qa.pipeline.load import Loaded, Prepared, answer_fetch, answer_load
 from qa.pipeline.plan import Plan, answer_plan
-from qa.pipeline.retrieve import answer_retrieve
+from qa.pipeline.retrieve import Retrieved, answer_retrieve
 from qa.pipeline.validation import question_validate
 from qa.presenters import answer_payload
 from qa.realtime import Emit, Event, emit_to_group
@@ -123,7 +132,9 @@ def _answer_stages(
         return answer_finish(answer=answer, outcome=Reused(entry=verdict.reusable), emit=emit, progress=progress)
 
     plan = answer_plan(loaded=loaded, retrieved=retrieved, verdict=verdict, deps=deps)
-    generated = answer_generate(loaded=loaded, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps)
+    plan, generated, checked = _generate_and_check(
+        loaded=loaded, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps
+    )
     progress = progress.add(route=plan.route, spend=generated.spend)
     if generated.result is None:
         outcome = Declined(
@@ -133,15 +144,12 @@ def _answer_stages(
         return answer_finish(answer=answer, outcome=outcome, emit=emit, progress=progress)
     result = generated.result
     progress = progress.add(timings=generated.timings(retrieval_ms=retrieved.retrieval_ms))
-    if result.declined:
+    if result.declined or checked is None:  # checked is None only for a declined result
         outcome = Declined(
             reason=loaded.prompts.wording.text("decline_model"), provider=result.provider, model=result.model
         )
         return answer_finish(answer=answer, outcome=outcome, emit=emit, progress=progress)
 
-    checked = answer_check(
-        text=result.text, answer_id=answer.pk, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps
-    )
     progress = progress.add(timings={"verification": checked.verification_ms})
     if checked.decline_reason:
         outcome = Declined(
@@ -151,6 +159,35 @@ def _answer_stages(
 
     delivered = _delivered(loaded=loaded, verdict=verdict, plan=plan, result=result, checked=checked, deps=deps)
     return answer_finish(answer=answer, outcome=delivered, emit=emit, progress=progress)
+
+
+def _generate_and_check(
+    *, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, plan: Plan, deps: PipelineDeps
+) -> tuple[Plan, Generated, Checked | None]:
+    """The model's answer and its check (None: no answer to check); when it fails its checks
+    and the prompt version declares a fallback, the fallback's answer and its check instead,
+    with the fallback's plan. A malformed answer is not verified before the retry."""
+
+    def check(generated: Generated, plan: Plan) -> Checked | None:
+        answered = generated.answered
+        if answered is None:
+            return None
+        return answer_check(
+            text=answered.text, answer_id=loaded.answer.pk, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps
+        )
+
+    generated = answer_generate(loaded=loaded, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps)
+    checked = None
+    reason = output_failure(result=generated.result, plan=plan)
+    if reason is None and (checked := check(generated, plan)) is not None:
+        reason = check_failure(result=generated.result, checked=checked)
+    fallback = fallback_plan(loaded=loaded, plan=plan, reason=reason) if reason is not None else None
+    if fallback is None:  # the normal path, a malformed answer too (checked now)
+        return plan, generated, checked if checked is not None else check(generated, plan)
+    logger.info("qa.prompt_fallback answer_id=%s route=%s", loaded.answer.pk, fallback.route["prompt_fallback"])
+    answer_mark_prompt_fallback(answer_id=loaded.answer.pk, plan=fallback)
+    generated = answer_regenerate(loaded=loaded, plan=fallback, previous=generated, message=REWRITING_MESSAGE)
+    return fallback, generated, check(generated, fallback)
 
 
 def _delivered(

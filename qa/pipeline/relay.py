@@ -1,6 +1,8 @@
 """The stream relay: what stands between the model gateway and the reader while the model
 writes. It times the first word the reader sees, passes the words through the stream gate and
-discards the draft when a provider fails mid-answer and the next one starts over.
+discards the draft when a provider fails mid-answer and the next one starts over, or when the
+output failed its checks and the prompt version's fallback writes it again (``on_reset``: the
+reader is told why, and the draft shown so far is cleared).
 
 Stream gate. Token mode sends each word as the model gives it (fast first words), holding only
 sentences that start a link, image or markup until they are checked (``LinkHoldGate``). When a
@@ -63,7 +65,9 @@ class SentenceGate:
             self.sent_any = True
 
     def reset(self) -> None:
+        # The reader's draft is cleared too: the next sentence starts it again, without a space.
         self.buffer = ""
+        self.sent_any = False
 
 
 class StreamRelay:
@@ -103,6 +107,8 @@ class StreamRelay:
             self._gate.feed(piece)
 
     def on_reset(self, message: str) -> None:
+        """The draft so far is discarded: what the gate holds is dropped and the reader's text is
+        cleared (``Event.RESET``, with ``message`` saying why); a held answer showed nothing."""
         if self._gate is not None:
             self._gate.reset()
         if not self._held:
