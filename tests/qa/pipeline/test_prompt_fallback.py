@@ -120,6 +120,18 @@ def test_an_answer_without_citations_is_written_again_with_the_fallback_prompt(r
     assert answer.tokens_in == sum(c.tokens_in for c in calls) == 200
 
 
+def test_in_sentence_mode_the_fallback_s_answer_starts_a_fresh_draft(reader, settings) -> None:
+    settings.QA_STREAM_MODE = "sentence"
+    recorder = Recorder()
+    answer = ask(reader, LONDON, providers=[FormatBreakingModel(broken=UNCITED)], recorder=recorder)
+    assert answer.prompt_fallback_used
+    reset = recorder.types().index("qa.reset")
+    before = [p["text"] for e, p in recorder.events[:reset] if e == "qa.token"]
+    after = [p["text"] for e, p in recorder.events[reset:] if e == "qa.token"]
+    assert before, "the first draft was streamed (verified sentence by sentence)"
+    assert "".join(after) == answer.text, "the cleared draft starts again without a leading space"
+
+
 @pytest.mark.parametrize(
     ("broken", "reason"),
     [
