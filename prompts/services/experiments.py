@@ -247,13 +247,13 @@ def experiment_promote(*, experiment_id: int, arm_id: int, actor: Actor, note: s
     return experiment
 
 
-def experiment_running(*, prompt_id: str) -> Experiment | None:
-    """The experiment running on ``prompt_id``, with its arms and their versions (one query
-    each; at most one runs per prompt)."""
-    return (
-        Experiment.objects.filter(prompt_id=prompt_id, state=ExperimentState.RUNNING)
-        .prefetch_related("arms__prompt_version")
-        .first()
+def experiment_running_arms(*, prompt_id: str) -> list[ExperimentArm]:
+    """The arms of the experiment running on ``prompt_id`` in order, each with its experiment
+    and version: one query, run for every question (at most one experiment runs per prompt)."""
+    return list(
+        ExperimentArm.objects.filter(experiment__prompt_id=prompt_id, experiment__state=ExperimentState.RUNNING)
+        .select_related("experiment", "prompt_version")
+        .order_by("pk")
     )
 
 
@@ -287,14 +287,14 @@ def experiment_arm_for(
     asked without collections."""
     if user_id is None:
         return None
-    experiment = experiment_running(prompt_id=prompt_id)
-    if experiment is None:
+    arms = experiment_running_arms(prompt_id=prompt_id)
+    if not arms:
         return None
+    experiment = arms[0].experiment
     if not experiment_in_scope(
         experiment=experiment, collection_ids=collection_ids, readable_collection_ids=readable_collection_ids
     ):
         return None
-    arms = list(experiment.arms.all())
     return arm_pick(
         experiment_key=_experiment_key(experiment), subject=f"user-{user_id}", shares=[(arm, arm.share) for arm in arms]
     )
