@@ -242,14 +242,16 @@ class MetricVerdict:
             )
         assert c.difference is not None and c.p_value is not None  # a decided test has both
         p = "p < 0.001" if c.p_value < 0.001 else f"p = {c.p_value:.3f}"
-        detail = f"{self._difference()} than {self.control}, {p}"
+        detail = f"{self._difference()}, {p}"
         if self.outcome == "same":
             return f"No significant difference ({detail})"
         return f"{self.outcome.capitalize()}: {detail} ({self.better} is better)"
 
     def _difference(self) -> str:
         difference = self.comparison.difference or 0.0
-        direction = "higher" if difference > 0 else "lower" if difference < 0 else "no different"
+        if difference == 0:
+            return f"the same as {self.control}"
+        direction = f"{'higher' if difference > 0 else 'lower'} than {self.control}"
         size = abs(difference)
         if self.metric in (ArmMetric.HELPFUL_RATE, ArmMetric.DECLINE_RATE):
             return f"{size * 100:.1f} points {direction}"
