@@ -176,6 +176,15 @@ class Better(StrEnum):
     LOWER = "lower"
 
 
+class Outcome(StrEnum):
+    """An arm's metric against the control, as the page says it."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    SAME = "same"  # no significant difference
+    TOO_FEW = "too_few"  # an arm below the minimum sample
+
+
 class ArmMetric(StrEnum):
     HELPFUL_RATE = "helpful_rate"
     DECLINE_RATE = "decline_rate"
@@ -222,20 +231,19 @@ class MetricVerdict:
         return self.metric.better
 
     @property
-    def outcome(self) -> str:
-        """``better``, ``worse``, ``same`` (no significant difference) or ``too_few``."""
+    def outcome(self) -> Outcome:
         verdict = self.comparison.verdict
         if verdict is Verdict.TOO_FEW:
-            return "too_few"
+            return Outcome.TOO_FEW
         if verdict is Verdict.NO_DIFFERENCE:
-            return "same"
+            return Outcome.SAME
         higher = verdict is Verdict.B_HIGHER
-        return "better" if higher == (self.better is Better.HIGHER) else "worse"
+        return Outcome.BETTER if higher == (self.better is Better.HIGHER) else Outcome.WORSE
 
     @property
     def words(self) -> str:
         c = self.comparison
-        if self.outcome == "too_few":
+        if self.outcome is Outcome.TOO_FEW:
             return (
                 f"Too few to tell: {c.n_b} here and {c.n_a} in {self.control}, at least {self.min_sample} each "
                 f"needed ({self.better} is better)"
@@ -243,9 +251,9 @@ class MetricVerdict:
         assert c.difference is not None and c.p_value is not None  # a decided test has both
         p = "p < 0.001" if c.p_value < 0.001 else f"p = {c.p_value:.3f}"
         detail = f"{self._difference()}, {p}"
-        if self.outcome == "same":
+        if self.outcome is Outcome.SAME:
             return f"No significant difference ({detail})"
-        return f"{self.outcome.capitalize()}: {detail} ({self.better} is better)"
+        return f"{self.outcome.value.capitalize()}: {detail} ({self.better} is better)"
 
     def _difference(self) -> str:
         difference = self.comparison.difference or 0.0
