@@ -37,7 +37,6 @@ from prompts.models import (
     Experiment,
     ExperimentArm,
     ExperimentState,
-    PromptKind,
     PromptLabel,
     PromptVersion,
 )
@@ -150,8 +149,6 @@ def experiment_create(
     if Experiment.objects.filter(name=name).exists():
         raise ApplicationError(f"There is already an experiment named {name!r}.")
     versions = _arms_validate(prompt_id=prompt_id, arms=arms, tier_names=tier_names)
-    if any(v.kind != PromptKind.CHAT for v in versions.values()):
-        raise ApplicationError("Experiments compare chat prompts.")
     experiment = Experiment.objects.create(
         name=name,
         prompt_id=prompt_id,

@@ -158,7 +158,9 @@ def test_the_choice_uses_the_arm_version_and_tier_and_stop_returns_everyone_to_p
     assert choice_b.answer.key == "answer-v3" and choice_b.tier_name == "small"
     assert choice_b.arm_id == experiment.arms.get(name="B").pk and choice_b.experiment == "wording test"
     # The choice travels to the worker intact.
-    assert type(choice_b).from_dict(choice_b.as_dict()) == choice_b
+    travelled = type(choice_b).from_dict(choice_b.as_dict())
+    assert travelled == choice_b and travelled.as_dict() == choice_b.as_dict()
+    assert travelled.answer.arm_id == choice_b.arm_id
 
     experiment_stop(experiment_id=experiment.pk, actor=admin, note="enough")
     for uid in (in_a, in_b):
