@@ -20,7 +20,9 @@ class Event(StrEnum):
     STATUS = "qa.status"  # a stage began: {"stage", "message"}
     SOURCES = "qa.sources"  # the passages the answer may cite
     TOKEN = "qa.token"  # noqa: S105 - an event name, not a secret: streamed draft text
-    RESET = "qa.reset"  # a provider failed mid-stream: the draft so far is discarded
+    # A provider failed mid-stream, or the draft failed its checks and is written again with the
+    # prompt's fallback: the draft so far is discarded.
+    RESET = "qa.reset"
     FINAL = "qa.final"  # the stored answer's payload (``qa.presenters.answer_payload``)
     FAILED = "qa.failed"  # the pipeline could not run: a message for the user
 

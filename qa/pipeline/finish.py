@@ -119,9 +119,12 @@ class Crashed:
 Outcome = Delivered | Declined | Reused | Crashed
 
 
-def answer_mark_streaming(*, answer_id: int, route: Mapping[str, Any], high_stakes: list[str]) -> None:
-    """The model is about to write: the answer is streaming, with the route chosen for it."""
-    fields: dict[str, Any] = {"status": AnswerStatus.STREAMING, "route": dict(route)}
+def answer_mark_streaming(*, answer_id: int, route: Mapping[str, Any], high_stakes: list[str], prompt_key: str) -> None:
+    """The model is about to write: the answer is streaming, with the route chosen for it and
+    the prompt version it is sent (a retried task starts again from the first version)."""
+    fields: dict[str, Any] = {
+        "status": AnswerStatus.STREAMING, "route": dict(route), "prompt_key": prompt_key, "prompt_fallback_used": False,
+    }  # fmt: skip
     if high_stakes:
         fields["high_stakes"] = high_stakes
     Answer.objects.filter(pk=answer_id).update(**fields)

@@ -67,7 +67,9 @@ def answer_generate(
         {"n": p.n, "title": p.title, "section": p.section, "page": p.page, "source": p.source_name, "quote": p.text[:300]}
         for p in plan.request.passages
     ]})  # fmt: skip
-    answer_mark_streaming(answer_id=answer.pk, route=plan.route, high_stakes=verdict.high_stakes)
+    answer_mark_streaming(
+        answer_id=answer.pk, route=plan.route, high_stakes=verdict.high_stakes, prompt_key=plan.request.prompt_key
+    )
     if verdict.held:
         topics = " and ".join(verdict.high_stakes)
         deps.emit(Event.STATUS, {"stage": "held", "message": f"This looks like a {topics} question. {HELD_MESSAGE}"})
