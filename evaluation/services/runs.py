@@ -25,6 +25,7 @@ from evaluation.services.scoring import (
 )
 from ingestion.models import Collection
 from ingestion.selectors.collections import chunk_texts, collections_read_by
+from prompts.services.selection import PromptChoice
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from qa.models import AnswerStatus
@@ -86,7 +87,10 @@ def eval_run(
     question_set: str = "",
     provider_label: str = "default",
     progress: Any = None,
+    prompts: PromptChoice | None = None,
 ) -> EvalReport:
+    """Answer every item as the evaluation user and score it. ``prompts``: the prompt versions
+    to answer with instead of the production labels' (a proposal before its approval)."""
     user = eval_user_for(collections=collections)
     collection_ids = [c.pk for c in collections]
     results: list[dict[str, Any]] = []
@@ -102,8 +106,9 @@ def eval_run(
         invented_before = len(invented_log) if invented_log is not None else 0
         answer = answer_create(user=user, question=item["question"])
         answer = answer_run(
-            answer_id=answer.pk, emit=emit, embedder=embedder, providers=providers, collection_ids=collection_ids
-        )
+            answer_id=answer.pk, emit=emit, embedder=embedder, providers=providers, collection_ids=collection_ids,
+            prompts=prompts,
+        )  # fmt: skip
         wall_ms = (time.perf_counter() - began) * 1000
         declined = answer.status in (AnswerStatus.DECLINED, AnswerStatus.FAILED)
         flagged = bool(answer.high_stakes) and answer.status in (AnswerStatus.HELD, AnswerStatus.ANSWERED)
@@ -156,7 +161,9 @@ def eval_run(
     summary = eval_summarise(results, invented_log_used=invented_log is not None)
     EvalRun.objects.create(
         name=name, question_set=question_set, provider=provider_label,
-        config={"collections": [c.name for c in collections]}, summary=summary, items=results,
+        config={"collections": [c.name for c in collections],
+                **({"prompts": prompts.as_dict()["keys"]} if prompts is not None else {})},
+        summary=summary, items=results,
     )  # fmt: skip
     return EvalReport(summary=summary, items=results)
 

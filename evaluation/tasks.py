@@ -1,0 +1,51 @@
+"""Celery tasks of evaluation: they take ids and call services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from evaluation.services.proposals import proposal_evaluate
+from prompts.services.proposals import proposal_fail
+
+logger = logging.getLogger(__name__)
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, OSError)
+MAX_RETRIES = 3
+# Two suites and two golden runs against the simulated model take about a minute on two cores
+# (measured: see README "Changing a prompt"); ten minutes means something is stuck.
+TIME_LIMIT_S = 600
+
+
+@shared_task(
+    name="evaluation.proposal_evaluate",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_RETRIES,
+    soft_time_limit=TIME_LIMIT_S,
+    time_limit=TIME_LIMIT_S + 30,
+)
+def proposal_evaluate_task(self, proposal_id: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    try:
+        proposal = proposal_evaluate(proposal_id=proposal_id)
+    except SoftTimeLimitExceeded:
+        proposal_fail(proposal_id=proposal_id, reason=f"the tests took longer than {TIME_LIMIT_S} s and were stopped")
+        return {"proposal_id": proposal_id, "state": "failed"}
+    except TRANSIENT_ERRORS as exc:
+        if self.request.retries >= MAX_RETRIES:
+            logger.exception("evaluation.retries_exhausted proposal_id=%s", proposal_id)
+            proposal_fail(proposal_id=proposal_id, reason=f"the tests could not run after {MAX_RETRIES + 1} attempts: "
+                                                          f"{type(exc).__name__}: {exc}")  # fmt: skip
+            return {"proposal_id": proposal_id, "state": "failed"}
+        countdown = 2 ** (self.request.retries + 1)
+        logger.warning("evaluation.retry proposal_id=%s in=%ss error=%s", proposal_id, countdown, exc)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except Exception as exc:  # noqa: BLE001 - a bug must still leave a visible reason on the proposal
+        logger.exception("evaluation.unexpected_error proposal_id=%s", proposal_id)
+        proposal_fail(proposal_id=proposal_id, reason=f"the tests stopped with an error: {type(exc).__name__}: {exc}")
+        return {"proposal_id": proposal_id, "state": "failed"}
+    return {"proposal_id": proposal_id, "state": proposal.state if proposal is not None else "missing"}
