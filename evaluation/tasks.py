@@ -15,8 +15,8 @@ from prompts.services.proposals import proposal_fail
 logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, OSError)
 MAX_RETRIES = 3
-# Two suites and two golden runs against the simulated model take about a minute on two cores
-# (measured: see README "Changing a prompt"); ten minutes means something is stuck.
+# Two suites and two golden runs against the simulated model took 10-15 s on two cores (the tests
+# in tests/evaluation/test_proposal_evaluate.py and the browser test); ten minutes means stuck.
 TIME_LIMIT_S = 600
 
 
