@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from core.roles import PROMPT_REVIEWERS
 from prompts.models import Experiment, ExperimentState, PromptLabel
@@ -36,7 +37,9 @@ def test_a_reviewer_starts_reads_and_promotes_an_experiment(
     daphne_server: str, browser_page, artifacts_dir: Path
 ) -> None:
     page = browser_page
-    user_create(username="rita", groups=(PROMPT_REVIEWERS,), staff=True)
+    rita = user_create(username="rita", groups=(PROMPT_REVIEWERS,), staff=True)
+    # A transactional test's flush drops the data migration's group permissions: granted here.
+    rita.user_permissions.add(Permission.objects.get(codename="review_prompt"))
     version_create(
         prompt_id="answer",
         messages=[
