@@ -15,7 +15,7 @@ from qa.checks.high_stakes import StakesVerdict, high_stakes_classify
 from qa.models import ReusableAnswer
 from qa.pipeline.deps import PipelineDeps
 from qa.pipeline.evidence import EvidenceVerdict, evidence_gate
-from qa.pipeline.load import Loaded
+from qa.pipeline.load import Loaded, reuse_models
 from qa.pipeline.retrieve import Retrieved
 from qa.reuse.cache import cache_confirm
 
@@ -57,7 +57,7 @@ def answer_gate(
     if deps.settings.cache_enabled and not loaded.prepared.looks_high_stakes and not flagged:
         reusable = cache_confirm(
             user=answer.conversation.user, question=loaded.question, embedding=loaded.prepared.vector,
-            chunks=retrieved.chunks, answer_id=answer.pk, models=[t.model for t in deps.tiers],
+            chunks=retrieved.chunks, answer_id=answer.pk, models=reuse_models(deps=deps, prompts=loaded.prompts),
             prompt_key=loaded.prompts.answer.key, collection_ids=collection_ids,
         )  # fmt: skip
     return GateVerdict(evidence=evidence, stakes=stakes, held=held, reusable=reusable)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ingestion.selectors.collections import collection_ids_readable
 from prompts.services.selection import PromptChoice, prompt_choice_for
 from qa.checks.high_stakes import high_stakes_classify
 from qa.models import Answer, ReusableAnswer
@@ -58,6 +59,27 @@ class Loaded:
         return BudgetState(level=self.prepared.budget_level, reasons=list(self.prepared.budget_reasons))
 
 
+def _prompt_choice(*, answer: Answer, collection_ids: list[int] | None) -> PromptChoice:
+    user = answer.conversation.user
+    # A question asked in no particular collection takes part in a collection-scoped experiment
+    # when the asker may read one of its collections (asked only when such an experiment runs).
+    return prompt_choice_for(
+        user_id=user.pk,
+        collection_ids=collection_ids,
+        readable_collection_ids=lambda: collection_ids_readable(user=user),
+    )
+
+
+def reuse_models(*, deps: PipelineDeps, prompts: PromptChoice) -> list[str]:
+    """The models whose cached answers this question may reuse: every configured tier's, or,
+    for an experiment arm that pins a tier, that tier's alone (the arms must not share answers)."""
+    if prompts.tier_name:
+        pinned = [t.model for t in deps.tiers if t.name == prompts.tier_name]
+        if pinned:
+            return pinned
+    return [t.model for t in deps.tiers]
+
+
 def answer_fetch(*, answer_id: int) -> Answer:
     return Answer.objects.select_related("conversation__user", "reused_from").get(pk=answer_id)
 
@@ -73,12 +95,12 @@ def answer_load(
         prompts = deps.prompts or (
             PromptChoice.from_dict(prepared.prompts)
             if prepared.prompts
-            else prompt_choice_for(user_id=answer.conversation.user.pk, collection_ids=collection_ids)
+            else _prompt_choice(answer=answer, collection_ids=collection_ids)
         )
         return Loaded(answer=answer, question=question, prepared=prepared, started=started, prompts=prompts)
     started_at, started = time.time(), time.perf_counter()
     deps.emit(Event.STATUS, {"stage": "searching", "message": "Searching your documents…"})
-    prompts = deps.prompts or prompt_choice_for(user_id=answer.conversation.user.pk, collection_ids=collection_ids)
+    prompts = deps.prompts or _prompt_choice(answer=answer, collection_ids=collection_ids)
     # Recorded now, so that every ending (a decline at the gate too) counts for its version and
     # experiment arm.
     Answer.objects.filter(pk=answer.pk).update(prompt_key=prompts.answer.key, experiment_arm_id=prompts.arm_id)
@@ -94,7 +116,7 @@ def answer_load(
     # user may read.
     match = cache_lookup(
         user=answer.conversation.user, question=question, embedding=vector, answer_id=answer.pk,
-        models=[t.model for t in deps.tiers], collection_ids=collection_ids, prompt_key=prompts.answer.key,
+        models=reuse_models(deps=deps, prompts=prompts), collection_ids=collection_ids, prompt_key=prompts.answer.key,
         cached=deps.settings.cache_enabled and not looks_high_stakes,
     )  # fmt: skip
     return Loaded(

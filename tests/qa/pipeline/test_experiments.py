@@ -145,3 +145,32 @@ def test_cost_is_kept_per_arm_answer(handbook, small_tier, experiment) -> None:
                               output_per_million=Decimal("4.00"), effective_from=timezone.now() - timedelta(days=1))  # fmt: skip
     answer = _ask(_user_in("B"))
     assert answer.cost > 0 and answer.experiment_arm.name == "B"
+
+
+def test_arms_that_differ_only_in_tier_never_share_cached_answers(handbook, small_tier) -> None:
+    admin = user_create(username="tier-experimenter", staff=True)
+    experiment_create(
+        name="tiers only", actor=admin, tier_names={"extractive", "small"},
+        arms=[ArmSpec("A", 50, tier_name="extractive"), ArmSpec("B", 50, tier_name="small")],
+    )  # fmt: skip
+    in_a, in_b = _user_in("A"), _user_in("B")
+    first = _ask(in_a)
+    assert first.provider == "extractive" and ReusableAnswer.objects.filter(source_answer=first).exists()
+    answer = _ask(in_b)
+    assert answer.reused_from_id is None and answer.model == "fake-small-1"
+    assert _ask(in_a, "what's the hotel limit in London").reused_from is not None  # A still reuses its own
+
+
+def test_a_collection_scoped_experiment_takes_chat_questions_of_users_who_read_its_collections(handbook) -> None:
+    admin = user_create(username="scoped-experimenter", staff=True)
+    other = collection_create(name="Elsewhere", groups=("elsewhere",))
+    experiment_create(
+        name="handbook only", actor=admin, tier_names={"extractive"}, collection_ids=[handbook.pk],
+        arms=[ArmSpec("A", 0), ArmSpec("B", 100, tier_name="extractive")],
+    )  # fmt: skip
+    reader = user_create(groups=("staff",))
+    outsider = user_create(groups=("elsewhere",))
+    document_ingest(other, HANDBOOK, "travel-copy.md")
+    # Asked in no particular collection, as the chat does.
+    assert _ask(reader).experiment_arm.name == "B"
+    assert _ask(outsider).experiment_arm_id is None
