@@ -10,6 +10,7 @@ from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from evaluation.services.proposals import proposal_evaluate
+from evaluation.services.tier_suites import tier_suites_fail, tier_suites_run
 from prompts.services.proposals import proposal_fail
 
 logger = logging.getLogger(__name__)
@@ -49,3 +50,44 @@ def proposal_evaluate_task(self, proposal_id: int) -> dict[str, object]:  # type
         proposal_fail(proposal_id=proposal_id, reason=f"the tests stopped with an error: {type(exc).__name__}: {exc}")
         return {"proposal_id": proposal_id, "state": "failed"}
     return {"proposal_id": proposal_id, "state": proposal.state if proposal is not None else "missing"}
+
+
+# A tier's suites call its model once per case (about a dozen calls); a hosted model at a few
+# seconds a call takes a minute or two, so ten minutes means something is stuck.
+TIER_SUITES_TIME_LIMIT_S = 600
+
+
+@shared_task(
+    name="evaluation.tier_suites_run",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_RETRIES,
+    soft_time_limit=TIER_SUITES_TIME_LIMIT_S,
+    time_limit=TIER_SUITES_TIME_LIMIT_S + 30,
+)
+def tier_suites_run_task(self, tier_name: str, version: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The prompt suites against a model tier whose model changed (``model_tier_changed``).
+    Idempotent: a tier version is run once. A model that fails is a failed case in the run, not
+    a task failure; only the database or the broker going away is retried."""
+    try:
+        run = tier_suites_run(tier_name=tier_name, version=version)
+    except SoftTimeLimitExceeded:
+        tier_suites_fail(tier_name=tier_name, version=version,
+                         reason=f"the suites took longer than {TIER_SUITES_TIME_LIMIT_S} s and were stopped")  # fmt: skip
+        return {"tier": tier_name, "version": version, "run_id": None}
+    except TRANSIENT_ERRORS as exc:
+        if self.request.retries >= MAX_RETRIES:
+            logger.exception("evaluation.tier_suites_retries_exhausted tier=%s version=%s", tier_name, version)
+            tier_suites_fail(tier_name=tier_name, version=version, reason=f"the suites could not run after "
+                             f"{MAX_RETRIES + 1} attempts: {type(exc).__name__}: {exc}")  # fmt: skip
+            return {"tier": tier_name, "version": version, "run_id": None}
+        countdown = 2 ** (self.request.retries + 1)
+        logger.warning("evaluation.retry tier=%s version=%s in=%ss error=%s", tier_name, version, countdown, exc)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except Exception as exc:  # noqa: BLE001 - a bug must still leave a visible reason with the quality runs
+        logger.exception("evaluation.tier_suites_error tier=%s version=%s", tier_name, version)
+        tier_suites_fail(tier_name=tier_name, version=version,
+                         reason=f"the suites stopped with an error: {type(exc).__name__}: {exc}")  # fmt: skip
+        return {"tier": tier_name, "version": version, "run_id": None}
+    return {"tier": tier_name, "version": version, "run_id": run.pk if run is not None else None}

@@ -57,3 +57,13 @@ def tier_suites_run(*, tier_name: str, version: int) -> EvalRun | None:
     log("evaluation.tier_suites tier=%s version=%s model=%s ok=%s failed=%s",
         tier_name, version, tier.model, summary["ok"], summary["failed"])  # fmt: skip
     return run
+
+
+def tier_suites_fail(*, tier_name: str, version: int, reason: str) -> EvalRun:
+    """Record that the suites of a tier version could not run (the task's last word), where the
+    quality runs are read; a later successful run of the same version is not prevented by it."""
+    return EvalRun.objects.create(
+        name=f"{tier_suites_run_name(tier_name=tier_name, version=version)} (not run)", question_set=QUESTION_SET,
+        provider=f"{TIER_PREFIX}{tier_name}", config={"tier": tier_name, "tier_version": version},
+        summary={"ok": False, "suites": 0, "passed": 0, "failed": 0, "skipped": 0, "errors": [reason[:2000]]},
+    )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from config.celery import app as celery_app
 from evaluation.models import EvalRun
 from evaluation.services.tier_suites import tier_suites_run
 from qa.models import ModelTier, TierProvider
@@ -54,3 +55,18 @@ def test_a_run_for_a_superseded_version_does_nothing(server) -> None:
     model_tier_save(tier=tier, actor=None)  # version 3 queued its own run
     assert tier_suites_run(tier_name="small", version=2) is None
     assert server.requests == [] and not EvalRun.objects.exists()
+
+
+def test_the_committed_change_queues_the_run(server, django_capture_on_commit_callbacks) -> None:
+    # Celery's own inline mode (named with the settings' CELERY_ namespace): the queued task runs
+    # here, through the real receiver and task.
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            _tier_changed(server)
+    finally:
+        celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    names = sorted(EvalRun.objects.values_list("name", flat=True))
+    # The creation (v1) and the change (v2) each committed in their own save: the v1 run finds
+    # the tier already at v2 and does nothing; v2 runs.
+    assert names == ["prompt suites on tier small v2"]

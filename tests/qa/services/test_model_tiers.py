@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from evaluation.receivers import on_model_tier_changed
 from prompts.models import EventAction, PromptEvent
 from qa.models import ModelTier, TierProvider
 from qa.services.model_tiers import model_tier_save
@@ -12,6 +13,8 @@ from qa.signals import model_tier_changed
 from tests.factories import user_create
 
 pytestmark = pytest.mark.django_db
+
+SUITES_RECEIVER = "evaluation.tier_suites"
 
 
 def _tier(**fields: object) -> ModelTier:
@@ -76,6 +79,9 @@ def test_the_change_is_announced_after_commit_for_the_suites(django_capture_on_c
     def on_changed(sender: object, **kwargs: object) -> None:
         sent.append({k: v for k, v in kwargs.items() if k != "signal"})
 
+    # Only this test's receiver: evaluation's queues the suites as a Celery task
+    # (tests/evaluation/test_tier_suites.py follows that path).
+    model_tier_changed.disconnect(dispatch_uid=SUITES_RECEIVER)
     model_tier_changed.connect(on_changed)
     try:
         tier = model_tier_save(tier=_tier(), actor=None)
@@ -90,5 +96,6 @@ def test_the_change_is_announced_after_commit_for_the_suites(django_capture_on_c
             model_tier_save(tier=tier, actor=None)  # not a model change: no announcement
     finally:
         model_tier_changed.disconnect(on_changed)
+        model_tier_changed.connect(on_model_tier_changed, dispatch_uid=SUITES_RECEIVER)
     assert sent == [{"tier_name": "small", "version": 2, "model_before": "gpt-4o-mini-2024-07-18",
                      "model_after": "gpt-4.1-mini-2025-04-14"}]  # fmt: skip
