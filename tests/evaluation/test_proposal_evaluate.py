@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import OperationalError
 
 from core.errors import ApplicationError
 from core.roles import PROMPT_EDITORS, PROMPT_REVIEWERS
@@ -15,7 +16,7 @@ from evaluation.models import EvalRun
 from evaluation.services.golden import GOLDEN_SET, golden_run
 from evaluation.services.proposals import proposal_evaluate
 from evaluation.services.runs import items_load
-from evaluation.tasks import proposal_evaluate_task
+from evaluation.tasks import MAX_RETRIES, proposal_evaluate_task
 from ingestion.services.demo import demo_corpus_load
 from ingestion.services.pipeline import document_process
 from prompts.models import EventAction, PromptEvent, PromptLabel, ProposalState
@@ -113,3 +114,39 @@ def test_without_the_demo_collection_the_golden_run_says_so(editor: Any) -> None
 
 def test_a_missing_proposal_is_reported_not_raised() -> None:
     assert proposal_evaluate_task.apply(args=[987654]).get() == {"proposal_id": 987654, "state": "missing"}
+
+
+def test_retries_exhausted_leave_the_reason_on_the_proposal(editor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    proposal = proposal_create(
+        prompt_id="answer", summary="x", author=editor,
+        messages=_messages(lambda m: m[0].update(template=m[0]["template"] + " Be brief.")),
+    )  # fmt: skip
+    attempts: list[int] = []
+
+    def database_down(*, proposal_id: int) -> None:
+        attempts.append(proposal_id)
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr("evaluation.tasks.proposal_evaluate", database_down)
+    assert proposal_evaluate_task.apply(args=[proposal.pk]).get()["state"] == "failed"
+    proposal.refresh_from_db()
+    assert len(attempts) == MAX_RETRIES + 1
+    assert proposal.state == ProposalState.FAILED
+    assert proposal.results["error"].startswith(f"the tests could not run after {MAX_RETRIES + 1} attempts")
+    assert "could not connect to server" in proposal.results["error"]
+
+
+def test_a_bug_in_the_tests_fails_the_proposal_with_the_error(editor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    proposal = proposal_create(
+        prompt_id="answer", summary="x", author=editor,
+        messages=_messages(lambda m: m[0].update(template=m[0]["template"] + " Be brief.")),
+    )  # fmt: skip
+
+    def broken(*, proposal_id: int) -> None:
+        raise KeyError("suite")
+
+    monkeypatch.setattr("evaluation.tasks.proposal_evaluate", broken)
+    proposal_evaluate_task.apply(args=[proposal.pk])
+    proposal.refresh_from_db()
+    assert proposal.state == ProposalState.FAILED
+    assert proposal.results == {"error": "the tests stopped with an error: KeyError: 'suite'"}
