@@ -68,6 +68,7 @@ def test_a_judge_rubric_without_a_judge_is_skipped_with_the_reason_not_passed() 
     assert "no judge configured (QA_JUDGE_URL)" in report.table()
 
 
+@pytest.mark.django_db  # the grader's prompt is the library's ``rubric`` prompt, from the registry
 def test_a_configured_judge_grades_the_rubric_and_its_verdict_fails_the_case() -> None:
     judge = JudgeServer(json.dumps({"pass": False, "reason": "the answer gives no number of days"}))
     try:
@@ -80,6 +81,7 @@ def test_a_configured_judge_grades_the_rubric_and_its_verdict_fails_the_case() -
     assert failed["answers from one passage, cited"] == {"judge_rubric"}
     assert "the answer gives no number of days" in report.table()
     assert any("cites passage 1" in prompt and "14 days" in prompt for prompt in judge.prompts)
+    assert all(prompt.startswith("You grade one answer") for prompt in judge.prompts)
 
 
 def test_a_version_without_the_citation_instruction_fails_the_answer_suite() -> None:
