@@ -205,6 +205,7 @@ def _proposal_context(request: HttpRequest, proposal: PromptProposal) -> dict[st
         "baseline": proposal.baseline_results,
         "golden_rows": _golden_rows(proposal.results.get("golden"), proposal.baseline_results.get("golden")),
         "suite_rows": _suite_rows(proposal.results.get("suite"), proposal.baseline_results.get("suite")),
+        "golden_changed": _golden_changed(proposal.results.get("golden"), proposal.baseline_results.get("golden")),
         "can_review": can_review(user=user),
         "is_author": is_author,
         "may_decide": can_review(user=user) and not is_author and proposal.state == ProposalState.TESTED,
@@ -240,6 +241,24 @@ def _golden_rows(mine: dict[str, Any] | None, base: dict[str, Any] | None) -> li
             "production_of": base["summary"].get(out_of) if out_of else None,
         })  # fmt: skip
     return rows
+
+
+def _golden_changed(mine: dict[str, Any] | None, base: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The golden questions whose outcome differs between the draft and production: what a
+    reviewer reads first (the numbers above only count them)."""
+    if not mine or not base or not mine.get("ran") or not base.get("ran"):
+        return []
+    theirs = {item["id"]: item for item in base.get("items", [])}
+    changed = []
+    for item in mine.get("items", []):
+        other = theirs.get(item["id"])
+        if other is None:
+            continue
+        if (item["correct"], item["status"], item["unsupported"]) != (
+            other["correct"], other["status"], other["unsupported"],
+        ):  # fmt: skip
+            changed.append({"question": item["question"], "type": item["type"], "proposal": item, "production": other})
+    return changed
 
 
 def _suite_rows(mine: dict[str, Any] | None, base: dict[str, Any] | None) -> list[dict[str, Any]]:

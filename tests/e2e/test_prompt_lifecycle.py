@@ -22,6 +22,7 @@ from tests.helpers import database_url_for, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ADDED = "Answer in the language of the question."
+CITE_RULE = "Cite every claim with the passage number in square brackets, like [1] or [2][3]. "
 # The worker loads the embedding model, then answers 28 golden questions and runs two suites.
 TESTS_TIMEOUT_MS = 240_000
 
@@ -136,3 +137,18 @@ def test_an_editor_proposes_a_reviewer_deploys_and_rolls_back(
         (EventAction.LABEL_MOVED, "approver"),
     ]
     assert PromptProposal.objects.get(pk=proposal_id).state == ProposalState.APPROVED
+
+    # A draft that loses the citation rule fails its suite, shown case by case; nobody can approve it.
+    editor.goto(f"{daphne_server}/ops/prompts/answer/propose/")
+    system = editor.locator("#message-0")
+    system.fill(system.input_value().replace(CITE_RULE, ""))
+    editor.fill("#summary", "Shorter rules")
+    editor.click("#submit-proposal")
+    expect(editor.locator("#proposal-state")).to_have_text("Failed its tests", timeout=TESTS_TIMEOUT_MS)
+    failed = editor.locator("#suite-results tr.result-failed")
+    expect(failed.first).to_contain_text("cites_every_sentence")
+    expect(editor.locator("#suite-summary")).to_contain_text(re.compile(r"production \(v2\): \d+ passed, 0 failed"))
+    editor.screenshot(path=str(artifacts_dir / "issue16-failed-suite.png"), full_page=True)
+    reviewer.goto(editor.url)
+    expect(reviewer.locator("#approve")).to_have_count(0)
+    expect(reviewer.locator("#reject")).to_be_visible()

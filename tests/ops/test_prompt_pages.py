@@ -65,7 +65,24 @@ def tested(db: None) -> PromptProposal:
             "verifier_removed": 0,
         },
     }
-    worse = {**golden, "summary": {**golden["summary"], "answered_with_fact": 10}}
+    item = {
+        "id": "demo-005",
+        "type": "factoid",
+        "question": "How many days of leave?",
+        "status": "answered",
+        "correct": True,
+        "declined": False,
+        "answer": "28 days [1].",
+        "unsupported": 0,
+        "removed": 0,
+    }
+    same = {**item, "id": "demo-006", "question": "How far ahead?"}
+    golden["items"] = [item, same]
+    worse = {
+        **golden,
+        "summary": {**golden["summary"], "answered_with_fact": 10},
+        "items": [{**item, "status": "declined", "correct": False, "answer": "The documents do not say."}, same],
+    }
     return proposal_results_record(
         proposal_id=proposal.pk,
         results={"prompt_key": "answer-v0", "suite": suite, "golden": worse},
@@ -144,6 +161,9 @@ def test_results_are_shown_beside_production_and_polling_stops(tested: PromptPro
     assert 'id="suite-results"' in page and "answers from one passage" in page
     assert 'data-measure="answered_with_fact"' in page
     assert "10 of 12" in page and "11 of 12" in page and "worse" in page
+    changed = page[page.index('id="golden-changed"') :]
+    assert "How many days of leave?" in changed and "How far ahead?" not in changed  # only what differs
+    assert "The documents do not say." in changed and "28 days [1]." in changed
     assert 'id="approve"' in page and 'id="reject"' in page
 
 
