@@ -224,6 +224,12 @@ GOLDEN_MEASURES = [
     ("unanswerable_declined", "Unanswerable questions declined", "unanswerable", True),
     ("unsupported_delivered", "Delivered sentences not found in the cited passages", "delivered_sentences", False),
     ("verifier_removed", "Sentences the verifier removed", "", False),
+    (
+        "prompt_fallbacks",
+        "Answers rewritten by the fallback prompt (this prompt's output failed its checks)",
+        "items",
+        False,
+    ),
 ]
 
 
@@ -254,8 +260,8 @@ def _golden_changed(mine: dict[str, Any] | None, base: dict[str, Any] | None) ->
         other = theirs.get(item["id"])
         if other is None:
             continue
-        if (item["correct"], item["status"], item["unsupported"]) != (
-            other["correct"], other["status"], other["unsupported"],
+        if (item["correct"], item["status"], item["unsupported"], item.get("fallback")) != (
+            other["correct"], other["status"], other["unsupported"], other.get("fallback"),
         ):  # fmt: skip
             changed.append({"question": item["question"], "type": item["type"], "proposal": item, "production": other})
     return changed

@@ -56,6 +56,12 @@ def _summary_of(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _fallbacks(items: list[dict[str, Any]]) -> int:
+    # A draft that loses an instruction can look as good as production here because the answer's
+    # fallback prompt rewrote its failed outputs: the count says how often that happened.
+    return sum(1 for r in items if r.get("prompt_fallback_used"))
+
+
 def golden_run(
     *, prompts: PromptChoice | None, provider: str = GoldenProvider.INSTRUCTED, path: Path = GOLDEN_SET
 ) -> dict[str, Any]:
@@ -95,7 +101,7 @@ def golden_run(
         "set": path.name,
         "provider": kind.value,
         "prompts": keys,
-        "summary": _summary_of(report.summary),
+        "summary": {**_summary_of(report.summary), "prompt_fallbacks": _fallbacks(report.items)},
         "items": [
             {
                 "id": r["id"],
@@ -107,6 +113,7 @@ def golden_run(
                 "answer": (r["answer"] or r["decline_reason"])[:ANSWER_EXCERPT_CHARS],
                 "unsupported": len(r["ungrounded_sentences"]),
                 "removed": len(r["removed_sentences"]),
+                "fallback": bool(r.get("prompt_fallback_used")),
             }  # fmt: skip
             for r in report.items
         ],

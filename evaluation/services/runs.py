@@ -136,6 +136,8 @@ def eval_run(
                 "correct": answer_correct(item, text, declined, flagged),
                 "answer": text,
                 "decline_reason": answer.decline_reason,
+                # The answering prompt's output failed its checks and its fallback version wrote this.
+                "prompt_fallback_used": answer.prompt_fallback_used,
                 "confidence": answer.confidence,
                 "confidence_level": answer.confidence_level,
                 "cited_pages": cited_pages,

@@ -102,6 +102,10 @@ def test_a_proposal_that_drops_the_citation_rule_fails_its_suite(demo_corpus: No
         check["name"] == "cites_every_sentence" and not check["passed"] for c in failing for check in c["checks"]
     )
     assert proposal.baseline_results["suite"]["ok"]  # production still passes
+    # In the golden run the pipeline's safety net hides the loss (the fallback prompt rewrites
+    # the uncited answers): the page counts how often it had to.
+    fallbacks = proposal.results["golden"]["summary"]["prompt_fallbacks"]
+    assert fallbacks > proposal.baseline_results["golden"]["summary"]["prompt_fallbacks"]
     reviewer = user_create(username="rev", groups=(PROMPT_REVIEWERS,))
     with pytest.raises(ApplicationError, match="Only a tested proposal"):
         proposal_approve(proposal=proposal, reviewer=reviewer)
