@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.roles import PROMPT_EDITORS, PROMPT_REVIEWERS
 from prompts.contracts import PromptMessage, PromptTemplate
 from prompts.models import (
     EventAction,
@@ -58,6 +59,22 @@ def can_propose(*, user: Viewer) -> bool:
 def can_review(*, user: Viewer) -> bool:
     """Approve and reject proposals, move and roll back labels."""
     return _can(user, REVIEW_PERMISSION)
+
+
+GROUP_PERMISSIONS = {PROMPT_EDITORS: "propose_prompt", PROMPT_REVIEWERS: "review_prompt"}
+
+
+@transaction.atomic
+def prompt_groups_ensure() -> None:
+    """The editors' and reviewers' groups with their permissions. Migration 0002 creates them;
+    this runs after every migrate as well (``post_migrate``), because a flush (a transactional
+    test's teardown, ``manage.py flush``) empties the tables a data migration filled and then
+    sends only ``post_migrate``."""
+    for name, codename in GROUP_PERMISSIONS.items():
+        permission = Permission.objects.filter(content_type__app_label="prompts", codename=codename).first()
+        if permission is None:  # auth creates permissions on the same signal; a later run adds it
+            continue
+        Group.objects.get_or_create(name=name)[0].permissions.add(permission)
 
 
 def _messages_clean(*, base: PromptVersion, messages: list[dict[str, str]]) -> list[dict[str, str]]:

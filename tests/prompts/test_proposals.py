@@ -237,3 +237,16 @@ def test_the_command_line_move_is_audited_with_the_operating_system_user(people:
     label_move_operator(operator="alice", prompt_id="answer_strict", label="staging", version=1)
     event = PromptEvent.objects.filter(action=EventAction.LABEL_MOVED, label="staging").get()
     assert (event.actor_id, event.actor_name) == (None, "cli:alice")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_groups_come_back_after_a_flush() -> None:
+    # A flush (a transactional test's teardown) empties what migration 0002 wrote and sends only
+    # post_migrate; the receiver puts the groups and their permissions back.
+    from django.core.management import call_command
+
+    Group.objects.filter(name__in=[PROMPT_EDITORS, PROMPT_REVIEWERS]).delete()
+    call_command("flush", interactive=False, verbosity=0)
+    editors = Group.objects.get(name=PROMPT_EDITORS)
+    assert list(editors.permissions.values_list("codename", flat=True)) == ["propose_prompt"]
+    assert Group.objects.get(name=PROMPT_REVIEWERS).permissions.get().codename == "review_prompt"
