@@ -169,7 +169,9 @@ def _read_prompt(directory: Path) -> LibraryPrompt:
 
 def library_read(*, directory: Path = LIBRARY_DIR) -> dict[str, LibraryPrompt]:
     """Every prompt of the library, validated (templates, versions, fallbacks)."""
-    prompts = {p.prompt_id: p for p in (_read_prompt(d) for d in sorted(directory.iterdir()) if (d / "prompt.toml").is_file())}
+    prompts = {
+        p.prompt_id: p for p in (_read_prompt(d) for d in sorted(directory.iterdir()) if (d / "prompt.toml").is_file())
+    }
     for prompt in prompts.values():
         for template in prompt.versions:
             if template.fallback_key:
