@@ -202,3 +202,12 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
             context.close()
             browser.close()
         violations.check()
+
+
+@pytest.fixture
+def reader(db: None) -> Any:
+    """A user of "staff-readers" and its one-document handbook (travel.md)."""
+    user = user_create(username="reader", groups=("staff-readers",))
+    collection = collection_create(name="Handbook", groups=("staff-readers",))
+    document_ingest(collection, HANDBOOK, "travel.md")
+    return user

@@ -6,12 +6,14 @@ other."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket as socket_module
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -256,3 +258,26 @@ class JudgeServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@contextlib.contextmanager
+def routed_priced_tier(text: str) -> Iterator[Any]:
+    """A loopback OpenAI-compatible model as tier ``small`` (external, priced) that the routing
+    policy sends every question to; yields its server (``.requests``)."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from qa.models import ModelPrice, ModelTier, RoutingPolicy
+    from tests.qa.fakes import FakeOpenAIServer
+
+    with FakeOpenAIServer(text=text) as server:
+        ModelTier.objects.create(name="small", rank=1, provider="openai_compatible", model="fake-small-1",
+                                 base_url=server.url, external=True)  # fmt: skip
+        policy = RoutingPolicy.objects.create(lookup_tier="small", explanation_tier="small", complex_tier="small")
+        ModelPrice.objects.create(model="fake-small-1", input_per_million=Decimal("1.00"),
+                                  output_per_million=Decimal("4.00"),
+                                  effective_from=timezone.now() - timedelta(days=1))  # fmt: skip
+        yield server
+        policy.delete()

@@ -25,7 +25,6 @@ from qa.models import (
     FaqEntry,
     Interaction,
     ModelPrice,
-    ModelTier,
     ReusableAnswer,
     RoutingPolicy,
     UsageCounter,
@@ -38,7 +37,7 @@ from qa.review.feedback import feedback_submit
 from qa.services.budgets import budget_reserve, scope_global, scope_user
 from qa.services.costs import cost_of
 from tests.factories import collection_create, document_ingest, user_create
-from tests.helpers import HANDBOOK
+from tests.helpers import HANDBOOK, routed_priced_tier
 from tests.qa.fakes import FakeOpenAIServer
 
 pytestmark = pytest.mark.django_db
@@ -182,15 +181,8 @@ def test_router_picks_a_tier_and_says_why(question, similarity, turns, budget, r
 
 @pytest.fixture
 def external_tier(db):
-    server = FakeOpenAIServer(text="In London the limit is 260 euros per night [1].").__enter__()
-    ModelTier.objects.create(name="small", rank=1, provider="openai_compatible", model="fake-small-1",
-                             base_url=server.url, external=True)  # fmt: skip
-    policy = RoutingPolicy.objects.create(lookup_tier="small", explanation_tier="small", complex_tier="small")
-    ModelPrice.objects.create(model="fake-small-1", input_per_million=Decimal("1.00"),
-                              output_per_million=Decimal("4.00"), effective_from=timezone.now() - timedelta(days=1))  # fmt: skip
-    yield server
-    policy.delete()
-    server.__exit__()
+    with routed_priced_tier("In London the limit is 260 euros per night [1].") as server:
+        yield server
 
 
 def test_a_restricted_collection_never_reaches_an_external_provider(handbook, external_tier) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -25,9 +24,6 @@ from qa.models import (
     AnswerStatus,
     ConfidenceLevel,
     Interaction,
-    ModelPrice,
-    ModelTier,
-    RoutingPolicy,
     UsageCounter,
 )
 from qa.pipeline.check import Checked, DeclineCause
@@ -37,8 +33,7 @@ from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.pipeline.plan import Plan
 from qa.services.budgets import scope_user
 from tests.factories import user_create
-from tests.helpers import Recorder, ask
-from tests.qa.fakes import FakeOpenAIServer
+from tests.helpers import Recorder, ask, routed_priced_tier
 
 pytestmark = pytest.mark.django_db
 
@@ -243,15 +238,8 @@ def test_a_low_confidence_or_a_model_decline_is_no_collapse() -> None:
 @pytest.fixture
 def uncited_tier(db):
     """A routed, priced, external tier whose model never cites (for either prompt)."""
-    server = FakeOpenAIServer(text=UNCITED).__enter__()
-    ModelTier.objects.create(name="small", rank=1, provider="openai_compatible", model="fake-small-1",
-                             base_url=server.url, external=True)  # fmt: skip
-    policy = RoutingPolicy.objects.create(lookup_tier="small", explanation_tier="small", complex_tier="small")
-    ModelPrice.objects.create(model="fake-small-1", input_per_million=Decimal("1.00"),
-                              output_per_million=Decimal("4.00"), effective_from=timezone.now() - timedelta(days=1))  # fmt: skip
-    yield server
-    policy.delete()
-    server.__exit__()
+    with routed_priced_tier(UNCITED) as server:
+        yield server
 
 
 def test_the_fallback_call_is_reserved_and_settled_like_the_first(reader, uncited_tier) -> None:
