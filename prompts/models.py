@@ -101,6 +101,7 @@ class EventAction(models.TextChoices):
     EXPERIMENT_STOPPED = "experiment_stopped", "Experiment stopped"
     ARM_PROMOTED = "arm_promoted", "Experiment arm promoted"
     TIER_CHANGED = "tier_changed", "Model tier changed"
+    TIER_TESTED = "tier_tested", "Prompt suites run against a model tier"
 
 
 class PromptEvent(models.Model):
@@ -137,7 +138,7 @@ class ProposalState(models.TextChoices):
     TESTED = "tested", "Tested, waiting for review"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
-    FAILED = "failed", "Testing failed to run"
+    FAILED = "failed", "Failed its tests, or they could not run"
 
 
 class PromptProposal(TimeStampedModel):

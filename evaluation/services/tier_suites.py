@@ -12,6 +12,8 @@ import logging
 
 from evaluation.models import EvalRun
 from evaluation.services.prompt_suites import TIER_PREFIX, suites_run_for_tier
+from prompts.models import EventAction
+from prompts.services.registry import event_record
 from qa.pipeline.routing import tiers_configured
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,13 @@ def tier_suites_run(*, tier_name: str, version: int) -> EvalRun | None:
         name=name, question_set=QUESTION_SET, provider=f"{TIER_PREFIX}{tier_name}",
         config={"tier": tier_name, "tier_version": version, "model": tier.model},
         summary=summary, items=[r.as_dict() for r in reports],
+    )  # fmt: skip
+    # In the prompt history too, beside the tier change it tests: the audit trail of a deployment.
+    event_record(
+        action=EventAction.TIER_TESTED, actor=None, version=version,
+        note=f"prompt suites on tier {tier_name} ({tier.model}): "
+        + ("passed" if summary["ok"] else "FAILED") + f", {summary['passed']} cases passed, {summary['failed']} failed",
+        detail={"tier": tier_name, "tier_version": version, "model": tier.model, "eval_run": run.pk, **summary},
     )  # fmt: skip
     log = logger.info if summary["ok"] else logger.warning
     log("evaluation.tier_suites tier=%s version=%s model=%s ok=%s failed=%s",

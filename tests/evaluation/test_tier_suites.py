@@ -8,6 +8,7 @@ import pytest
 from config.celery import app as celery_app
 from evaluation.models import EvalRun
 from evaluation.services.tier_suites import tier_suites_run
+from prompts.models import EventAction, PromptEvent
 from qa.models import ModelTier, TierProvider
 from qa.services.model_tiers import model_tier_save
 from tests.factories import user_create
@@ -43,6 +44,9 @@ def test_the_suites_run_against_the_new_model_once_per_tier_version(server) -> N
     assert server.requests and {r["body"]["model"] for r in server.requests} == {"gpt-4.1-mini-2025-04-14"}
     # The fake model's fixed reply is no judge's JSON: the judge suite fails, and says so.
     assert run.summary["ok"] is False and run.summary["failed"] > 0
+    # The prompt history says so, beside the tier change it tests.
+    event = PromptEvent.objects.get(action=EventAction.TIER_TESTED)
+    assert event.version == 2 and event.detail["eval_run"] == run.pk and "FAILED" in event.note
 
     sent = len(server.requests)
     assert tier_suites_run(tier_name="small", version=2) == run, "a tier version is run once"
