@@ -124,7 +124,12 @@ def experiment_create(
     them: the prompts app does not know qa's tiers); None skips that check. Raises
     ApplicationError when the name is taken or empty, the prompt takes no experiments, another
     experiment on the prompt is running, or an arm is invalid (shares not summing to 100, an
-    unknown version or tier, duplicate arms). Audited (``experiment_started``)."""
+    unknown version or tier, duplicate arms), or ``actor`` is a user without the
+    ``prompts.review_prompt`` permission (an arm with a 100% share is a deployment: starting an
+    experiment is a reviewer's call, like moving the production label; ``actor`` None is the
+    system: benchmarks and management commands). Audited (``experiment_started``)."""
+    if actor is not None and not _can_promote(actor):
+        raise ApplicationError("Only prompt reviewers can start an experiment.")
     name = name.strip()
     if not name or len(name) > 100:
         raise ApplicationError("An experiment needs a name of 1-100 characters.")

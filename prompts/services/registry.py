@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
 from prompts.contracts import (
@@ -304,11 +304,12 @@ def label_move(*, prompt_id: str, label: str, version: int, actor: Actor, note: 
     target = PromptVersion.objects.filter(prompt_id=prompt_id, version=version).first()
     if target is None:
         raise ApplicationError(f"There is no version {version} of the prompt {prompt_id!r}.")
-    row = PromptLabel.objects.select_for_update().filter(prompt_id=prompt_id, name=name).first()
-    before = row.version.version if row is not None else None
-    if row is None:
-        row = PromptLabel.objects.create(prompt_id=prompt_id, name=name, version=target)
-    elif before != version:
+    row, before = _label_locked(prompt_id=prompt_id, name=name, target=target)
+    if before is not None:
+        if before == version:
+            # A second "deploy" of what is live would be an event from vN to vN, and a rollback
+            # would then return to vN: nothing to move, nothing to record.
+            raise ApplicationError(f"The label {name!r} of {prompt_id!r} already points at version {version}.")
         row.version = target
         row.save(update_fields=["version", "updated_at"])
     actor_id, actor_name = _actor(actor)
@@ -321,6 +322,20 @@ def label_move(*, prompt_id: str, label: str, version: int, actor: Actor, note: 
     return row
 
 
+def _label_locked(*, prompt_id: str, name: str, target: PromptVersion) -> tuple[PromptLabel, int | None]:
+    """The label's row, locked, and the version it points at; a label that did not exist is
+    created pointing at ``target`` (None: nothing was before it)."""
+    row = PromptLabel.objects.select_for_update().filter(prompt_id=prompt_id, name=name).first()
+    if row is not None:
+        return row, row.version.version
+    try:
+        with transaction.atomic():
+            return PromptLabel.objects.create(prompt_id=prompt_id, name=name, version=target), None
+    except IntegrityError:  # a concurrent first move created it: this move comes after that one
+        row = PromptLabel.objects.select_for_update().get(prompt_id=prompt_id, name=name)
+        return row, row.version.version
+
+
 def label_history(*, prompt_id: str, label: str = PRODUCTION) -> list[PromptEvent]:
     return list(PromptEvent.objects.filter(action=EventAction.LABEL_MOVED, prompt_id=prompt_id, label=label))
 
@@ -329,7 +344,11 @@ def label_history(*, prompt_id: str, label: str = PRODUCTION) -> list[PromptEven
 def label_rollback(*, prompt_id: str, label: str = PRODUCTION, actor: Actor, note: str = "") -> PromptLabel:
     """Move ``label`` back to the version it pointed at before its last move. Audited (a
     rollback is a move; rolling back twice returns to where it started)."""
-    moves = [e for e in label_history(prompt_id=prompt_id, label=label) if e.from_version is not None]
+    label = _label_name_clean(label)
+    moves = [
+        e for e in label_history(prompt_id=prompt_id, label=label)
+        if e.from_version is not None and e.from_version != e.version
+    ]  # fmt: skip
     current = PromptLabel.objects.filter(prompt_id=prompt_id, name=label).select_related("version").first()
     if current is None or not moves:
         raise ApplicationError(f"The label {label!r} of {prompt_id!r} has no earlier version to return to.")

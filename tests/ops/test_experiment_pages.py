@@ -91,7 +91,7 @@ def test_the_proposal_page_s_link_preselects_the_version(v3) -> None:
 def test_starting_an_experiment_by_post(v3) -> None:
     handbook = collection_create(name="Handbook", groups=("ops",))
     secret = collection_create(name="Secret", groups=("board",))
-    client = _client("op", groups=("ops",), staff=True)
+    client = _client("op", groups=("ops", PROMPT_REVIEWERS), staff=True)
     # A collection the admin cannot read is not offered, and not accepted either.
     response = client.post(reverse("ops:experiment_create"), {**_form(), "collections": [str(secret.pk)]})
     assert response.status_code == 400 and "Choose collections from the list" in response.content.decode()
@@ -107,7 +107,7 @@ def test_starting_an_experiment_by_post(v3) -> None:
 
 
 def test_invalid_arms_are_shown_and_nothing_is_saved(v3) -> None:
-    client = _client("op", staff=True)
+    client = _client("op", staff=True, groups=(PROMPT_REVIEWERS,))
     response = client.post(reverse("ops:experiment_create"), _form(arm_share_1="40"))
     assert response.status_code == 400 and "shares must sum to 100" in response.content.decode()
     response = client.post(reverse("ops:experiment_create"), _form(arm_tier_1="enormous"))
@@ -161,3 +161,10 @@ def test_stop_and_promote_by_post(running) -> None:
     strict = Client(enforce_csrf_checks=True)
     assert strict.login(username="rev", password=PASSWORD)
     assert strict.post(url_stop).status_code == 403
+
+
+def test_staff_who_are_not_prompt_reviewers_cannot_start_an_experiment(v3) -> None:
+    # An arm with a 100% share would put a version in front of everyone: a deployment.
+    response = _client("op", staff=True).post(reverse("ops:experiment_create"), _form())
+    assert response.status_code == 400 and "Only prompt reviewers can start an experiment" in response.content.decode()
+    assert not Experiment.objects.exists()

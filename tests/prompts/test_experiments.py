@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from core.errors import ApplicationError
+from core.roles import PROMPT_REVIEWERS
 from prompts.models import EventAction, Experiment, ExperimentState, PromptEvent, PromptLabel
 from prompts.services.experiments import (
     ArmSpec,
@@ -31,7 +32,7 @@ SYSTEM_V3 = "Answer only from the passages and cite each sentence like [1]. Say 
 @pytest.fixture
 def admin():
     """Staff who may also move the production label (``prompts.review_prompt``)."""
-    user = user_create(username="experimenter", staff=True)
+    user = user_create(username="experimenter", staff=True, groups=(PROMPT_REVIEWERS,))
     user.user_permissions.add(Permission.objects.get(codename="review_prompt"))
     return user
 

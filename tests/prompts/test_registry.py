@@ -202,3 +202,13 @@ def test_a_prompt_template_renders_values_without_reading_attributes() -> None:
     # most, never an attribute lookup.
     with pytest.raises(TemplateError):
         placeholders("${question.__class__}")
+
+
+def test_deploying_what_is_live_moves_nothing_and_rollback_still_returns(staff) -> None:
+    user = staff[0]
+    version_create(prompt_id="answer", messages=_answer_messages(), actor=user)
+    label_move(prompt_id="answer", label="production", version=3, actor=user)
+    with pytest.raises(ApplicationError, match="already points at version 3"):
+        label_move(prompt_id="answer", label="production", version=3, actor=user)  # a second click on Deploy
+    label_rollback(prompt_id="answer", label="Production", actor=user)  # typed in capitals
+    assert prompt_current(prompt_id="answer").version == 2

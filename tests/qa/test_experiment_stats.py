@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.roles import PROMPT_REVIEWERS
 from prompts.services.experiments import ArmSpec, experiment_create, experiment_stop
 from prompts.services.registry import version_create
 from qa.models import Answer, AnswerStatus, Conversation, Feedback
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def experiment():
-    admin = user_create(username="experimenter", staff=True)
+    admin = user_create(username="experimenter", staff=True, groups=(PROMPT_REVIEWERS,))
     version_create(
         prompt_id="answer",
         messages=[

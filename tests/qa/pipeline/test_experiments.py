@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from core.roles import PROMPT_REVIEWERS
 from ingestion.models import Collection
 from prompts.services.experiments import ArmSpec, experiment_arm_for, experiment_create, experiment_stop
 from prompts.services.registry import version_create
@@ -45,7 +46,7 @@ def small_tier():
 
 @pytest.fixture
 def experiment(small_tier):
-    admin = user_create(username="experimenter", staff=True)
+    admin = user_create(username="experimenter", staff=True, groups=(PROMPT_REVIEWERS,))
     version_create(
         prompt_id="answer",
         messages=[
@@ -148,7 +149,7 @@ def test_cost_is_kept_per_arm_answer(handbook, small_tier, experiment) -> None:
 
 
 def test_arms_that_differ_only_in_tier_never_share_cached_answers(handbook, small_tier) -> None:
-    admin = user_create(username="tier-experimenter", staff=True)
+    admin = user_create(username="tier-experimenter", staff=True, groups=(PROMPT_REVIEWERS,))
     experiment_create(
         name="tiers only", actor=admin, tier_names={"extractive", "small"},
         arms=[ArmSpec("A", 50, tier_name="extractive"), ArmSpec("B", 50, tier_name="small")],
@@ -162,7 +163,7 @@ def test_arms_that_differ_only_in_tier_never_share_cached_answers(handbook, smal
 
 
 def test_a_collection_scoped_experiment_takes_chat_questions_of_users_who_read_its_collections(handbook) -> None:
-    admin = user_create(username="scoped-experimenter", staff=True)
+    admin = user_create(username="scoped-experimenter", staff=True, groups=(PROMPT_REVIEWERS,))
     other = collection_create(name="Elsewhere", groups=("elsewhere",))
     experiment_create(
         name="handbook only", actor=admin, tier_names={"extractive"}, collection_ids=[handbook.pk],
