@@ -221,6 +221,13 @@ def library_sync(*, directory: Path = LIBRARY_DIR) -> SyncReport:
         for template in prompt.versions:
             row = existing.get((prompt.prompt_id, template.version))
             if row is not None:
+                if row.content_hash != template.content_hash and row.source == VersionSource.PROPOSAL:
+                    raise LibraryError(
+                        f"{template.key} is taken by a version approved in the browser ({row.author_name or 'an editor'}"
+                        f", {row.created_at:%Y-%m-%d}). Put it in the repository with `manage.py prompt_export "
+                        f"{prompt.prompt_id} {template.version}` and number your file "
+                        f"v{_next_version(prompt.prompt_id)}.toml."
+                    )
                 if row.content_hash != template.content_hash:
                     raise LibraryError(
                         f"{template.key} changed since it was loaded (hash {row.content_hash[:12]} in the registry, "
@@ -406,3 +413,34 @@ def event_record(
         action=action, prompt_id=prompt_id, version=version, actor_id=actor_id, actor_name=actor_name,
         note=note[:2000], detail=detail or {},
     )  # fmt: skip
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML string that reads back exactly: a multi-line literal string (the
+    newline after the opening quotes is not part of it) unless the text cannot be one."""
+    literal_ok = "'''" not in text and not text.endswith("'") and all(c in "\t\n" or " " <= c != "\x7f" for c in text)
+    if literal_ok and "\r" not in text:
+        return f"'''\n{text}'''"
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def version_file_text(*, prompt_id: str, version: int) -> str:
+    """A registry version as a library file (``vN.toml``): how a version approved in the
+    browser is put into the repository, where it becomes code like the others."""
+    row = PromptVersion.objects.filter(prompt_id=prompt_id, version=version).first()
+    if row is None:
+        raise ApplicationError(f"There is no version {version} of the prompt {prompt_id!r}.")
+    note = row.note or (f"Approved in the browser (by {row.author_name})." if row.author_name else "")
+    lines = [f"version = {row.version}", f"note = {json.dumps(note, ensure_ascii=False)}"]
+    if row.fallback_key:
+        lines.append(f"fallback = {json.dumps(row.fallback_key)}")
+    for message in row.messages:
+        lines += ["", "[[messages]]", f"role = {json.dumps(message['role'])}",
+                  f"template = {_toml_string(message['template'])}"]  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    data = tomllib.loads(text)
+    read_back = [{"role": m["role"], "template": m["template"]} for m in data["messages"]]
+    if content_hash(kind=row.kind, messages=read_back, variables=list(row.variables),
+                    fallback_key=data.get("fallback", "")) != row.content_hash:  # fmt: skip
+        raise ApplicationError(f"{row.key} does not survive a round trip through TOML; export it by hand.")
+    return text

@@ -25,6 +25,7 @@ from prompts.services.registry import (
     prompt_current,
     template_problems,
     version_create,
+    version_file_text,
 )
 from qa.models import Interaction
 from qa.pipeline.orchestrator import answer_create, answer_run
@@ -212,3 +213,21 @@ def test_deploying_what_is_live_moves_nothing_and_rollback_still_returns(staff) 
         label_move(prompt_id="answer", label="production", version=3, actor=user)  # a second click on Deploy
     label_rollback(prompt_id="answer", label="Production", actor=user)  # typed in capitals
     assert prompt_current(prompt_id="answer").version == 2
+
+
+def test_a_version_approved_in_the_browser_is_exported_as_a_file_and_its_number_is_kept(staff, tmp_path) -> None:
+    odd = SYSTEM + " Quote 'exactly' and keep $$5 as it is.\tTabs too."
+    version_create(prompt_id="answer", messages=_answer_messages(odd), actor=staff[0], note="from the browser")
+    library = tmp_path / "library"
+    shutil.copytree(LIBRARY_DIR, library)
+    # An engineer's own v3 file would collide with the browser's v3: a clear error, not a silent shadow.
+    text = (library / "answer" / "v2.toml").read_text().replace("version = 2", "version = 3")
+    (library / "answer" / "v3.toml").write_text(text)
+    with pytest.raises(
+        LibraryError, match=r"taken by a version approved in the browser.*prompt_export answer 3.*v4\.toml"
+    ):
+        library_sync(directory=library)
+    # The export writes the browser's version as the file: migrate then recognises it.
+    (library / "answer" / "v3.toml").write_text(version_file_text(prompt_id="answer", version=3))
+    assert library_sync(directory=library).loaded == []
+    assert library_read(directory=library)["answer"].version(3).template_of("system") == odd
