@@ -428,6 +428,10 @@ QA_VERIFY_MIN_SUPPORTED_SHARE = env_float("QA_VERIFY_MIN_SUPPORTED_SHARE", 0.5)
 # broke. Fewer than ten answers say too little to page anyone. Chosen by hand, not measured.
 QA_PROMPT_FALLBACK_ALERT_RATE = env_float("QA_PROMPT_FALLBACK_ALERT_RATE", 0.2)
 QA_PROMPT_FALLBACK_ALERT_MIN = env_int("QA_PROMPT_FALLBACK_ALERT_MIN", 10)
+# The prompt label this installation serves (prompts/library, /ops/prompts/): production, or
+# staging on a staging deployment; a prompt the label does not name is served its production
+# version.
+PROMPT_LABEL = env_str("VERITY_PROMPT_LABEL", "production").strip().lower() or "production"
 # Similarity to a curated example question that marks a question as high-stakes.
 QA_HIGH_STAKES_SIMILARITY = env_float("QA_HIGH_STAKES_SIMILARITY", 0.62)
 # A curated (reviewer-approved) answer is reused for questions at least this similar.

@@ -267,12 +267,17 @@ def _next_version(prompt_id: str) -> int:
 
 
 def prompts_current(*, label: str = PRODUCTION) -> dict[str, PromptTemplate]:
-    """Every prompt's version under ``label`` (one query). A prompt the registry lacks (a
-    database not migrated since the file was added) comes from the library's files."""
-    rows = PromptVersion.objects.filter(labels__name=label)
-    current = {row.prompt_id: _template_of(row) for row in rows}
+    """Every prompt's version under ``label``, and under ``production`` for the prompts that
+    label does not name (one query). A prompt the registry lacks (a database not migrated since
+    the file was added) comes from the library's files."""
+    # Production first, then the label's own versions over it.
+    labels = sorted(
+        PromptLabel.objects.filter(name__in={label, PRODUCTION}).select_related("version"),
+        key=lambda row: row.name == label,
+    )
+    current = {row.prompt_id: _template_of(row.version) for row in labels}
     for prompt_id, prompt in library_default().items():
-        if prompt_id not in current and label == PRODUCTION:
+        if prompt_id not in current:
             logger.warning("prompts.label_missing prompt=%s label=%s; using the library's file", prompt_id, label)
             current[prompt_id] = prompt.version(prompt.production)
     return current

@@ -10,6 +10,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from prompts.contracts import PromptTemplate
 from prompts.services.experiments import experiment_arm_for
 from prompts.services.registry import prompt_by_key, prompts_current
@@ -72,7 +74,8 @@ def prompt_choice_for(
     answering prompt takes this question (``experiment_arm_for``; ``readable_collection_ids``
     decides a scoped experiment for a question asked without collections), its arm's version
     (production when the arm names none) and model tier, with the arm recorded."""
-    templates = prompts_current()
+    # The label this installation serves (a staging deployment serves ``staging``).
+    templates = prompts_current(label=settings.PROMPT_LABEL)
     arm = experiment_arm_for(
         user_id=user_id, collection_ids=collection_ids, prompt_id=PromptId.ANSWER,
         readable_collection_ids=readable_collection_ids,

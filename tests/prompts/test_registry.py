@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
+from django.test import override_settings
 
 from core.errors import ApplicationError
 from prompts.contracts import PromptTemplate, TemplateError, key_parse, placeholders
@@ -23,6 +24,7 @@ from prompts.services.registry import (
     library_read,
     library_sync,
     prompt_current,
+    prompts_current,
     template_problems,
     version_create,
     version_file_text,
@@ -231,3 +233,15 @@ def test_a_version_approved_in_the_browser_is_exported_as_a_file_and_its_number_
     (library / "answer" / "v3.toml").write_text(version_file_text(prompt_id="answer", version=3))
     assert library_sync(directory=library).loaded == []
     assert library_read(directory=library)["answer"].version(3).template_of("system") == odd
+
+
+def test_a_staging_installation_serves_the_staging_label_and_production_for_the_rest(reader, staff) -> None:
+    version_create(prompt_id="answer", messages=_answer_messages(), actor=staff[0])
+    label_move(prompt_id="answer", label="staging", version=3, actor=staff[0])
+    with override_settings(PROMPT_LABEL="staging"):
+        answer = answer_run(answer_id=answer_create(user=reader, question="What is the hotel limit in London?").pk,
+                            emit=Recorder())  # fmt: skip
+        assert answer.prompt_key == "answer-v3"
+        # No staging label on the judge or the wording: their production versions.
+        assert prompts_current(label="staging")["judge"].key == "judge-v1"
+    assert prompt_current(prompt_id="answer").key == "answer-v2"
