@@ -79,6 +79,7 @@ def postgres_ensure(root: Path | None = None) -> str:
             import pgserver
     except ImportError as exc:  # pragma: no cover - requirements install it
         raise StartupError("the pgserver package is missing; run: pip install -r requirements.txt") from exc
+    _stale_pidfile_remove(pgdata / "postmaster.pid")
     try:
         server = pgserver.get_server(pgdata, cleanup_mode=None)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as exc:
@@ -120,6 +121,16 @@ def postgres_stop(root: Path | None = None) -> None:
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
+        _stale_pidfile_remove(pidfile)
+
+
+def _stale_pidfile_remove(pidfile: Path) -> None:
+    """A ``postmaster.pid`` left by a server that was killed (a stop that timed out under load,
+    a crash): pgserver would take it for a running server and hand out a socket nobody listens
+    on ("connection refused"), so it goes when its process is gone."""
+    pid = _read_pid(pidfile)
+    if pid and not _pid_alive(pid):
+        pidfile.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- Redis

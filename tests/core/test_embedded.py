@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 from django.conf import settings
@@ -11,6 +14,7 @@ from django.db import connection
 from core import embedded
 from core.errors import StartupError
 from core.launcher import Launcher
+from tests.helpers import ROOT
 
 
 @pytest.mark.django_db
@@ -92,3 +96,27 @@ def test_locked_data_folder_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
 def test_unix_socket_paths_stay_short(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 120)
     assert len(embedded.redis_url_for(deep)) - len("unix://") <= 100
+
+
+def test_a_stale_postmaster_pid_of_a_killed_server_does_not_stop_the_next_start(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    embedded.postgres_ensure(root)
+    embedded.postgres_stop(root)
+    # What a server killed by SIGKILL leaves behind (its stop timed out under load): a pid file
+    # naming a process that no longer exists.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (root / "pgdata" / "postmaster.pid").write_text(f"{gone.pid}\n{root / 'pgdata'}\n")
+    try:
+        # A new process, as the next launcher run is (pgserver remembers servers per process).
+        started = subprocess.run(
+            [sys.executable, "-c", f"from pathlib import Path; from core import embedded; "
+             f"print(embedded.postgres_ensure(Path({str(root)!r})))"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        uri = started.stdout.strip().splitlines()[-1]
+        with psycopg.connect(uri, connect_timeout=10) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        embedded.postgres_stop(root)
