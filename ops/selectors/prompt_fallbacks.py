@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.db.models.fields.json import KT
 
+from evaluation.services.runs import EVAL_USERNAME
 from qa.models import Answer, Interaction, TierProvider
 from qa.pipeline.gateway import CallOutcome
 
@@ -33,7 +34,9 @@ def prompt_fallback_rate(*, since: datetime, until: datetime | None = None) -> d
     each version sent (the first and its fallback). The built-in extractive provider does not
     read the prompt and a provider that failed wrote nothing, so neither counts: a version
     routed mostly to the extractive provider would otherwise look healthy."""
-    answers = Answer.objects.filter(created_at__gte=since)
+    # Evaluation runs (a proposal's draft tested on the golden set, quality runs) are not traffic:
+    # a draft that fails its checks on purpose must not page anyone about production.
+    answers = Answer.objects.filter(created_at__gte=since).exclude(conversation__user__username=EVAL_USERNAME)
     if until is not None:
         answers = answers.filter(created_at__lt=until)
     fell_back = dict(

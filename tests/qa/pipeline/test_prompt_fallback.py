@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from evaluation.services.runs import EVAL_USERNAME
 from ops.selectors.prompt_fallbacks import prompt_fallback_rate
 from prompts.services.registry import prompt_by_key, prompts_current, version_create
 from prompts.services.selection import PromptChoice
@@ -263,6 +264,9 @@ def test_the_usage_page_shows_the_fallback_rate_and_warns_over_the_threshold(rea
     ask(reader, "How much is the hotel limit in London?", providers=[FormatBreakingModel(broken=None)])
     ask(reader, "What is the nightly hotel limit in London?", providers=[FormatBreakingModel(broken=None)])
 
+    # An evaluation run's answers (a proposal's draft on the golden set) are not traffic.
+    evaluator = user_create(username=EVAL_USERNAME, groups=("staff-readers",))
+    assert ask(evaluator, LONDON, providers=[FormatBreakingModel(broken=UNCITED)]).prompt_fallback_used
     rates = prompt_fallback_rate(since=timezone.now() - timedelta(hours=1))
     v2 = rates["answer-v2"]
     assert (v2.answers, v2.fallbacks) == (3, 1) and v2.rate == pytest.approx(1 / 3)
