@@ -120,6 +120,9 @@ def cacheable(answer: Answer) -> bool:
         and not verification.get("removed")
         # Kept under its own key, a fallback prompt's answer would match no lookup anyway.
         and not answer.prompt_fallback_used
+        # An experiment arm that pins a model tier reuses only that tier's answers; kept out of
+        # the cache, its answers cannot reach the other arms either (the comparison stays clean).
+        and not (answer.experiment_arm_id is not None and answer.experiment_arm and answer.experiment_arm.tier_name)
         and not answer.fallback_used
     )
 

@@ -152,14 +152,17 @@ def test_arms_that_differ_only_in_tier_never_share_cached_answers(handbook, smal
     admin = user_create(username="tier-experimenter", staff=True, groups=(PROMPT_REVIEWERS,))
     experiment_create(
         name="tiers only", actor=admin, tier_names={"extractive", "small"},
-        arms=[ArmSpec("A", 50, tier_name="extractive"), ArmSpec("B", 50, tier_name="small")],
+        arms=[ArmSpec("A", 50), ArmSpec("B", 50, tier_name="small")],
     )  # fmt: skip
     in_a, in_b = _user_in("A"), _user_in("B")
     first = _ask(in_a)
     assert first.provider == "extractive" and ReusableAnswer.objects.filter(source_answer=first).exists()
     answer = _ask(in_b)
-    assert answer.reused_from_id is None and answer.model == "fake-small-1"
-    assert _ask(in_a, "what's the hotel limit in London").reused_from is not None  # A still reuses its own
+    assert answer.reused_from_id is None and answer.model == "fake-small-1", "B reuses only its tier's answers"
+    # The other way: B's answers are not cached, so nobody outside arm B is served one.
+    assert not ReusableAnswer.objects.filter(source_answer=answer).exists()
+    again = _ask(in_a, "what's the hotel limit in London")
+    assert again.reused_from is not None and again.reused_from.source_answer_id == first.pk
 
 
 def test_a_collection_scoped_experiment_takes_chat_questions_of_users_who_read_its_collections(handbook) -> None:
