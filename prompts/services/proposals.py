@@ -188,10 +188,18 @@ def proposal_approve(*, proposal: PromptProposal, reviewer: User, note: str = ""
         raise ApplicationError("A proposal is approved by someone other than its author.")
     if locked.state != ProposalState.TESTED:
         raise ApplicationError(f"Only a tested proposal can be approved (this one is {locked.get_state_display()}).")
+    production = PromptLabel.objects.filter(prompt_id=locked.prompt_id, name=PromptLabel.PRODUCTION).first()
+    if production is not None and production.version_id != locked.base_version_id:
+        # Approved as it is, the draft would undo whatever the versions since its base changed.
+        raise ApplicationError(
+            f"Production moved to v{production.version.version} after this proposal was written on "
+            f"v{locked.base_version.version}: approving it would undo that change. Reject it and ask for a "
+            "proposal on the current version."
+        )
     author: User | None = locked.author
     version = version_create(
         prompt_id=locked.prompt_id, messages=locked.messages, actor=author, note=locked.summary,
-        detail={"proposal": locked.pk, "reviewer": reviewer.get_username()},
+        detail={"proposal": locked.pk, "reviewer": reviewer.get_username()}, base_version=locked.base_version.version,
     )  # fmt: skip
     locked.state, locked.reviewer, locked.review_note = ProposalState.APPROVED, reviewer, note.strip()
     locked.decided_at, locked.created_version = timezone.now(), version

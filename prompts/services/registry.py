@@ -374,13 +374,19 @@ def label_rollback(*, prompt_id: str, label: str = PRODUCTION, actor: Actor, not
 @transaction.atomic
 def version_create(
     *, prompt_id: str, messages: list[dict[str, str]], actor: Actor, note: str = "", fallback_key: str | None = None,
-    detail: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None, base_version: int | None = None,
 ) -> PromptVersion:  # fmt: skip
     """A new immutable version of a prompt (from an approved proposal): the next number, the
-    same variables and, unless given, the same fallback as the production version."""
-    base = PromptVersion.objects.filter(prompt_id=prompt_id).order_by("-version").first()
+    same variables and, unless given, the same fallback as the version it was written on
+    (``base_version``; default: the production version)."""
+    versions = PromptVersion.objects.filter(prompt_id=prompt_id)
+    base = (
+        versions.filter(version=base_version).first()
+        if base_version is not None
+        else versions.filter(labels__name=PRODUCTION).first() or versions.order_by("-version").first()
+    )
     if base is None:
-        raise ApplicationError(f"There is no prompt {prompt_id!r}.")
+        raise ApplicationError(f"There is no prompt {prompt_id!r}" + (f" v{base_version}." if base_version else "."))
     # Lock the prompt's rows so two approvals cannot take the same number.
     list(PromptVersion.objects.select_for_update().filter(prompt_id=prompt_id).values_list("pk", flat=True))
     problems = template_problems(kind=base.kind, messages=messages, variables=list(base.variables))

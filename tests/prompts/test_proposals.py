@@ -250,3 +250,13 @@ def test_the_groups_come_back_after_a_flush() -> None:
     editors = Group.objects.get(name=PROMPT_EDITORS)
     assert list(editors.permissions.values_list("codename", flat=True)) == ["propose_prompt"]
     assert Group.objects.get(name=PROMPT_REVIEWERS).permissions.get().codename == "review_prompt"
+
+
+def test_a_proposal_written_on_an_older_production_cannot_be_approved(people: dict[str, Any]) -> None:
+    stale = _tested(people["editor"])  # written on v2
+    newer = proposal_approve(proposal=_tested(people["both"]), reviewer=people["reviewer"])
+    label_move_checked(actor=people["reviewer"], prompt_id="answer", label="production", version=newer.version)
+    with pytest.raises(ApplicationError, match="Production moved to v3 after this proposal was written on v2"):
+        proposal_approve(proposal=stale, reviewer=people["reviewer"])
+    stale.refresh_from_db()
+    assert stale.state == ProposalState.TESTED and PromptVersion.objects.filter(prompt_id="answer").count() == 2
