@@ -344,10 +344,12 @@ class JudgeVerifier:
             self.on_call(JudgeCall(model=self.model, prompt_key=template.key, messages=messages, response=content,
                                    total_ms=(time.perf_counter() - started) * 1000, error=error))  # fmt: skip
 
-    def logged(self, on_call: Callable[[JudgeCall], None]) -> JudgeVerifier:
-        """This judge, reporting its calls to ``on_call`` (one answer's log)."""
+    def logged(self, on_call: Callable[[JudgeCall], None], *, prompt: PromptTemplate | None = None) -> JudgeVerifier:
+        """This judge for one answer: its calls reported to ``on_call`` (the answer's log), its
+        prompt the version chosen for the answer (None: keep this judge's)."""
         bound = copy.copy(self)
         bound.on_call = on_call
+        bound.prompt = prompt or self.prompt
         return bound
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from prompts.contracts import PromptTemplate
 from providers.llm.base import LLMDeclined, LLMError, LLMProvider, LLMRequest, StreamStats
 from qa.checks.verification import JudgeCall, JudgeVerifier, Verifier
 from qa.models import Interaction
@@ -125,9 +126,11 @@ def gateway_stream(
 JUDGE_PROVIDER = "judge"  # Interaction.provider of the judge verifier's calls
 
 
-def verifier_logged(verifier: Verifier, *, answer_id: int) -> Verifier:
+def verifier_logged(verifier: Verifier, *, answer_id: int, prompt: PromptTemplate | None = None) -> Verifier:
     """The verifier of one answer, its model calls (a judge's) logged as the answer's
-    interactions with the prompt version they sent, like the answering model's."""
+    interactions with the prompt version they sent, like the answering model's; ``prompt``: the
+    ``judge`` version chosen for the answer with the others (a label moved mid-answer cannot
+    mix versions)."""
     if not isinstance(verifier, JudgeVerifier):
         return verifier
 
@@ -138,4 +141,4 @@ def verifier_logged(verifier: Verifier, *, answer_id: int) -> Verifier:
             outcome=CallOutcome.ERROR if call.error else CallOutcome.OK, error=call.error,
         )  # fmt: skip
 
-    return verifier.logged(record)
+    return verifier.logged(record, prompt=prompt)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from prompts.services.selection import PromptId
 from providers.llm.base import LLMProvider, LLMRequest, approx_tokens
 from providers.registry import llm_provider_for_tier
 from qa.checks.verification import Verifier, verifier_for_classification
@@ -58,7 +59,9 @@ def answer_plan(*, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, d
         reservation=reservation,
         notice=notice,
         verifier=verifier_logged(
-            verifier_for_classification(verifier=deps.verifier, restricted=policy.restricted), answer_id=answer.pk
+            verifier_for_classification(verifier=deps.verifier, restricted=policy.restricted),
+            answer_id=answer.pk,
+            prompt=loaded.prompts.templates.get(PromptId.JUDGE),
         ),
         relevance=QuestionRelevance(embedder=deps.embedder, question_vector=loaded.prepared.vector)
         if suspect

@@ -23,6 +23,7 @@ from prompts.services.registry import (
     library_production,
     library_read,
     library_sync,
+    prompt_by_key,
     prompt_current,
     prompts_current,
     template_problems,
@@ -245,3 +246,31 @@ def test_a_staging_installation_serves_the_staging_label_and_production_for_the_
         # No staging label on the judge or the wording: their production versions.
         assert prompts_current(label="staging")["judge"].key == "judge-v1"
     assert prompt_current(prompt_id="answer").key == "answer-v2"
+
+
+def test_the_judge_uses_the_version_chosen_with_the_answer(reader, staff) -> None:
+    from prompts.services.selection import PromptChoice
+    from providers.registry import embedding_provider_default
+    from qa.checks.verification import EvidenceVerifier, JudgeVerifier
+    from tests.helpers import JudgeServer
+    from tests.qa.fakes import ScriptedProvider
+
+    judge_v1 = library_production("judge")
+    messages = [{"role": m.role, "template": "Be strict. " + m.template} for m in judge_v1.messages]
+    version_create(prompt_id="judge", messages=messages, actor=staff[0])
+    chosen = PromptChoice(templates={**prompts_current(), "judge": prompt_by_key(key="judge-v2")})
+    server = JudgeServer('{"scores": [[1.0]]}')
+    try:
+        verifier = JudgeVerifier(url=server.url, model="judge-1", api_key="",
+                                 fallback=EvidenceVerifier(embedder=embedding_provider_default()))  # fmt: skip
+        answer = answer_run(
+            answer_id=answer_create(user=reader, question="What is the hotel limit in London?").pk, emit=Recorder(),
+            providers=[ScriptedProvider("In London the limit is 260 euros per night [1].")], verifier=verifier,
+            prompts=chosen,
+        )  # fmt: skip
+    finally:
+        server.close()
+    # Production still says judge-v1; this answer was chosen judge-v2, and its judge call says so.
+    assert prompt_current(prompt_id="judge").key == "judge-v1"
+    call = Interaction.objects.get(answer=answer, provider="judge")
+    assert call.prompt_key == "judge-v2" and server.prompts[0].startswith("Be strict. ")
