@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from io import StringIO
 from pathlib import Path
 
@@ -178,6 +179,26 @@ def test_prompt_test_all_runs_every_suite_against_production() -> None:
     for prompt_id in SUITES:
         assert f"{library_production(prompt_id).key} against simulated" in out.getvalue()
     assert f"{len(SUITES)} suites passed" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_every_version_file_is_tested_so_a_new_file_that_lost_an_instruction_fails(monkeypatch, tmp_path) -> None:
+    from prompts.services import registry
+
+    out = StringIO()
+    call_command("prompt_test", "--all", "--every-version", "--provider", "simulated", stdout=out)
+    versions = [t.key for p in SUITES for t in registry.library_default()[p].versions]
+    assert all(f"{key} against simulated" in out.getvalue() for key in versions)
+    # A v3 file that dropped the citation rule, with no label pointing at it: CI fails on it.
+    library = tmp_path / "library"
+    shutil.copytree(registry.LIBRARY_DIR, library)
+    text = (library / "answer" / "v2.toml").read_text().replace("version = 2", "version = 3")
+    text = text.replace("Cite every claim with the passage number in square brackets, like [1] or [2][3]. ", "")
+    (library / "answer" / "v3.toml").write_text(text)
+    monkeypatch.setattr(registry, "library_default", lambda: registry.library_read(directory=library))
+    monkeypatch.setattr("evaluation.management.commands.prompt_test.library_default", registry.library_default)
+    with pytest.raises(CommandError, match="answer-v3"):
+        call_command("prompt_test", "--all", "--every-version", "--provider", "simulated", stdout=StringIO())
 
 
 @pytest.mark.django_db

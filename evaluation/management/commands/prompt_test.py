@@ -38,6 +38,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("prompt", nargs="?", default="", help="a prompt id (answer, judge, wording, ...)")
         parser.add_argument("--all", action="store_true", help="every prompt that has a suite")
+        parser.add_argument(
+            "--every-version", action="store_true",
+            help="with --all: every version file of the library, not only the labelled versions (what CI runs: "
+            "a new vN.toml that lost an instruction fails before any label points at it)",
+        )  # fmt: skip
         which = parser.add_mutually_exclusive_group()
         which.add_argument("--version", type=int, help="a version number of PROMPT")
         which.add_argument("--key", default="", help="a version key, like answer-v3")
@@ -79,6 +84,8 @@ class Command(BaseCommand):
                     raise CommandError("--all runs every prompt's suite: give no PROMPT or --version with it")
                 library = library_default()
                 with_suite = [p for p, v in library.items() if v.directory and (v.directory / SUITE_FILE).is_file()]
+                if options["every_version"]:
+                    return [template for p in with_suite for template in library[p].versions]
                 return [prompt_current(prompt_id=p, label=label) for p in with_suite]
             if not prompt_id:
                 raise CommandError("name a PROMPT (or --all)")
