@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from prompts.models import PromptEvent, PromptLabel, PromptProposal, PromptVersion, ProposalState
+from prompts.models import EventAction, PromptEvent, PromptLabel, PromptProposal, PromptVersion, ProposalState
 
 # Events shown on a page: a prompt's history is short (a few moves a week); this is a screenful.
 EVENTS_SHOWN = 50
@@ -85,3 +85,19 @@ def proposal_list(*, prompt_id: str | None = None) -> QuerySet[PromptProposal]:
 def proposal_for_version(*, version: PromptVersion) -> PromptProposal | None:
     """The approved proposal a version was created from (None for a library file's version)."""
     return PromptProposal.objects.filter(created_version=version).select_related("author", "reviewer").first()
+
+
+# Tier test results older than this many events are not read: a tier's latest run is among the
+# last few (one per tier change), and routing reads this on every question.
+TIER_RESULTS_READ = 200
+
+
+def tier_versions_failing() -> set[tuple[str, int]]:
+    """The (tier name, tier version) pairs whose latest prompt-suite run failed (``tier_tested``
+    events): routing keeps them out until the tier changes again or a new run passes."""
+    latest: dict[tuple[str, int], bool] = {}
+    events = PromptEvent.objects.filter(action=EventAction.TIER_TESTED).order_by("-created_at", "-pk")
+    for detail in events.values_list("detail", flat=True)[:TIER_RESULTS_READ]:
+        key = (str(detail.get("tier", "")), int(detail.get("tier_version") or 0))
+        latest.setdefault(key, bool(detail.get("ok")))
+    return {key for key, ok in latest.items() if not ok}

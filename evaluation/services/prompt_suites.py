@@ -665,7 +665,8 @@ def suite_run(
 
 def suites_run_for_tier(*, tier_name: str) -> list[SuiteReport]:
     """Every chat prompt's production version with a suite, run against the model tier
-    ``tier_name``: what a change of a tier's model goes through before it serves answers."""
+    ``tier_name``: what a change of a tier's model goes through (after the change commits; a
+    version that fails is taken out of routing, ``prompts.selectors.tier_versions_failing``)."""
     reports = []
     library = library_default()
     for prompt_id, template in sorted(prompts_current().items()):

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from prompts.selectors import tier_versions_failing
 from providers.llm.keys import api_key_env_problem
 from providers.llm.pinning import PinLevel, model_pin_check
 from qa.models import ModelTier, RoutingPolicy, TierProvider
@@ -86,8 +87,13 @@ def tiers_configured() -> list[TierSpec]:
         by_name[r.name] = TierSpec(
             r.name, r.rank, r.provider, r.model, r.base_url, r.api_key_env, r.external, version=r.version
         )
+    failing = tier_versions_failing()
     for name, tier in list(by_name.items()):
         problem = api_key_env_problem(tier.api_key_env)
+        if not problem and tier.version is not None and (name, tier.version) in failing:
+            # A model change goes through the prompt suites (evaluation.tier_suites_run); a version
+            # that failed them serves no question until the tier changes again or a run passes.
+            problem = f"version {tier.version} ({tier.model}) failed the prompt suites"
         pin = model_pin_check(tier.model, provider=tier.provider)
         if not problem and pin.level is PinLevel.REFUSED:
             # A "latest" (or empty) id changes answers whenever its vendor ships: never routed to,

@@ -10,6 +10,7 @@ from evaluation.models import EvalRun
 from evaluation.services.tier_suites import tier_suites_run
 from prompts.models import EventAction, PromptEvent
 from qa.models import ModelTier, TierProvider
+from qa.pipeline.routing import tiers_configured
 from qa.services.model_tiers import model_tier_save
 from tests.factories import user_create
 from tests.qa.fakes import FakeOpenAIServer
@@ -47,6 +48,8 @@ def test_the_suites_run_against_the_new_model_once_per_tier_version(server) -> N
     # The prompt history says so, beside the tier change it tests.
     event = PromptEvent.objects.get(action=EventAction.TIER_TESTED)
     assert event.version == 2 and event.detail["eval_run"] == run.pk and "FAILED" in event.note
+    # A version that failed its suites serves no question until the tier changes again.
+    assert "small" not in [t.name for t in tiers_configured()]
 
     sent = len(server.requests)
     assert tier_suites_run(tier_name="small", version=2) == run, "a tier version is run once"
