@@ -7,5 +7,6 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connects the receivers that close a user's websockets on logout and deactivation.
-        from core import realtime  # noqa: F401
+        # Connects the receivers that close a user's websockets on logout and deactivation
+        # (realtime) and those that put sign-ins and their failures in the audit trail (receivers).
+        from core import realtime, receivers  # noqa: F401

@@ -1,5 +1,6 @@
 """Admin views of answers, the review queue, feedback and reusable answers. Review decisions go
-through the same services as the review page, so they are recorded and reach the user."""
+through the same services as the review page, so they are recorded and reach the user. Records
+of what happened (model interactions, cache lookups, usage counters) are read-only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyModelAdmin
 from core.errors import ApplicationError
 from providers.llm.pinning import PinLevel
 from qa.models import (
@@ -114,10 +116,9 @@ class ReusableAnswerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Interaction)
-class InteractionAdmin(admin.ModelAdmin):
+class InteractionAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "created_at", "provider", "model", "outcome", "tokens_in", "tokens_out", "total_ms")
     list_filter = ("provider", "outcome")
-    readonly_fields = [f.name for f in Interaction._meta.fields]
 
 
 @admin.register(ModelTier)
@@ -161,10 +162,11 @@ class BudgetPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageCounter)
-class UsageCounterAdmin(admin.ModelAdmin):
+class UsageCounterAdmin(ReadOnlyModelAdmin):
+    """Counted by the budget service only: an edited counter would hand out (or withhold) budget."""
+
     list_display = ("scope", "questions", "tokens", "cost", "reserved_cost", "updated_at")
     search_fields = ("scope",)
-    readonly_fields = ("scope", "questions", "tokens", "cost", "reserved_tokens", "reserved_cost", "soft_alerted")
 
 
 @admin.register(BudgetAlert)
@@ -174,7 +176,7 @@ class BudgetAlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(CacheLookup)
-class CacheLookupAdmin(admin.ModelAdmin):
+class CacheLookupAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "hit", "nearest_similarity", "reason", "elapsed_ms", "answer")
     list_filter = ("hit",)
 
