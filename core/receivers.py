@@ -9,15 +9,15 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
+from rest_framework.request import Request
 
 from core.models import AuditAction
-from core.services.audit import audit_record
+from core.services.audit import AuditRequest, audit_record
 
 
-def _request(request: Any) -> HttpRequest | None:
-    # DRF passes its own Request (which wraps an HttpRequest); tests may pass none at all.
-    request = getattr(request, "_request", request)
-    return request if isinstance(request, HttpRequest) else None
+def _request(request: Any) -> AuditRequest | None:
+    # Django's test client's login() passes a bare HttpRequest; a backend called directly, none.
+    return request if isinstance(request, HttpRequest | Request) else None
 
 
 @receiver(user_logged_in, dispatch_uid="core.audit.sign_in")

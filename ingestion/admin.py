@@ -13,6 +13,7 @@ from django.urls import URLPattern, path
 from core.errors import ApplicationError
 from ingestion.models import Chunk, Collection, Document
 from ingestion.selectors.collections import collection_list_uploadable
+from ingestion.services.collections import collection_access_of, collection_access_record
 from ingestion.services.documents import document_delete, document_move, documents_upload
 
 
@@ -26,6 +27,19 @@ class CollectionAdmin(admin.ModelAdmin):
         ("Answer policy", {"fields": ("high_stakes_topics", "high_stakes_policy", "unsupported_policy",
                                       "confidence_high", "confidence_medium", "confidence_floor")}),
     )  # fmt: skip
+
+    # Access changes are audited: the access as stored is read before the save (the readers are
+    # saved after the row, in save_related), recorded against what is stored after it; all in
+    # the admin's transaction.
+    def save_model(self, request: HttpRequest, obj: Collection, form: Any, change: bool) -> None:
+        obj._access_before = collection_access_of(collection_id=obj.pk if change else None)  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        collection = form.instance
+        before = getattr(collection, "_access_before", None)
+        collection_access_record(collection=collection, before=before, actor=request.user, request=request)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -86,6 +100,7 @@ class DocumentAdmin(admin.ModelAdmin):
                     collection=form.cleaned_data["collection"],
                     uploaded_files=form.cleaned_data["uploads"],
                     user=request.user,  # type: ignore[arg-type]
+                    request=request,
                 )
             except ApplicationError as exc:
                 messages.error(request, exc.message)
@@ -114,18 +129,18 @@ class DocumentAdmin(admin.ModelAdmin):
         # filters on); the move service does both in one transaction.
         if change and "collection" in form.changed_data:
             try:
-                document_move(document=obj, collection=obj.collection)
+                document_move(document=obj, collection=obj.collection, actor=request.user, request=request)
             except ApplicationError as exc:
                 messages.error(request, exc.message)
                 obj.collection_id = form.initial["collection"]  # refused: the document stays put
         super().save_model(request, obj, form, change)
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
-        document_delete(document=obj)
+        document_delete(document=obj, actor=request.user, request=request)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         for document in queryset:
-            document_delete(document=document)
+            document_delete(document=document, actor=request.user, request=request)
 
 
 @admin.register(Chunk)

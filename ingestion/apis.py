@@ -74,7 +74,7 @@ class DocumentUploadApi(APIView):
         serializer.is_valid(raise_exception=True)
         collection = _uploadable_collection(request, serializer.validated_data["collection"])
         result = document_upload(
-            collection=collection, uploaded_file=serializer.validated_data["file"], user=request.user
+            collection=collection, uploaded_file=serializer.validated_data["file"], user=request.user, request=request
         )
         body = {
             "id": result.document.pk,
@@ -119,7 +119,7 @@ class DocumentDeleteApi(APIView):
         document = get_object_or_404(
             Document.objects.filter(collection__in=collection_list_uploadable(user=request.user)), pk=document_id
         )
-        document_delete(document=document)
+        document_delete(document=document, actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

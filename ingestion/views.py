@@ -62,7 +62,9 @@ class DocumentUploadView(View):
             errors.append("Choose at least one file.")
         else:
             try:
-                batch = documents_upload(collection=collection, uploaded_files=files, user=cast(User, request.user))
+                batch = documents_upload(
+                    collection=collection, uploaded_files=files, user=cast(User, request.user), request=request
+                )
                 rows, errors = batch.documents, batch.refused + batch.duplicates
             except RateLimited as exc:
                 errors, status, retry_after = [exc.message], 429, exc.retry_after
@@ -86,7 +88,7 @@ class DocumentDeleteView(View):
         document = get_object_or_404(
             Document.objects.filter(collection__in=collection_list_uploadable(user=request.user)), pk=document_id
         )
-        document_delete(document=document)
+        document_delete(document=document, actor=request.user, request=request)
         if request.htmx:
             return HttpResponse("")
         return redirect("ingestion:documents")

@@ -17,13 +17,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.request import Request
 
 from core.http import request_client_ip, request_id_of
 from core.models import AuditAction, AuditEvent
@@ -35,7 +36,9 @@ _APPEND_LOCK_KEY = 0x6175646974
 # Rows read per query while verifying or exporting: bounded memory whatever the table's size.
 BATCH_SIZE = 1000
 
-Actor = AbstractBaseUser | AnonymousUser | None
+Actor: TypeAlias = AbstractBaseUser | AnonymousUser | None
+# A page's request or an API's (DRF wraps the HttpRequest, whose headers and address it reads).
+AuditRequest: TypeAlias = HttpRequest | Request
 
 
 def _json_clean(value: Any) -> Any:
@@ -86,7 +89,7 @@ def audit_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
-    request: HttpRequest | None = None,
+    request: AuditRequest | None = None,
     actor_name: str = "",
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction (a rollback removes it).
@@ -98,6 +101,7 @@ def audit_record(
     chain. The price is that audited transactions commit one at a time; they are human actions
     (sign-ins, uploads, reviews, configuration), not the answer path."""
     actor_id, name = _actor_of(actor)
+    http = request._request if isinstance(request, Request) else request
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
     # Read after taking the lock: the previous holder has committed, so its row is visible.
@@ -113,8 +117,8 @@ def audit_record(
         before=_json_clean(before),
         after=_json_clean(after),
         detail=_json_clean(detail) or {},
-        request_id=request_id_of(request) if request is not None else "",
-        ip=request_client_ip(request)[:45] if request is not None else "",
+        request_id=request_id_of(http) if http is not None else "",
+        ip=request_client_ip(http)[:45] if http is not None else "",
         prev_hash=last["hash"] if last else GENESIS_HASH,
     )
     event.hash = audit_hash(event=event)

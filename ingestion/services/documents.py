@@ -13,6 +13,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from core.errors import ApplicationError
+from core.models import AuditAction
+from core.services.audit import Actor, AuditRequest, audit_record
 from core.services.rate_limits import RateScope, rate_limit_require
 from ingestion.models import Collection, Document
 from ingestion.parsers import UnsupportedFileType, file_format_of
@@ -57,6 +59,7 @@ def document_create_from_bytes(
     title: str | None = None,
     uploaded_by: User | None = None,
     enqueue: bool = True,
+    request: AuditRequest | None = None,
 ) -> DocumentCreateResult:
     """Store a document's original bytes once per collection and queue its processing.
 
@@ -65,6 +68,7 @@ def document_create_from_bytes(
     - New content under the source name of a current document is a new version: it is
       processed aside and replaces the old one atomically when ready (``replaces``).
     - Unsupported types, empty and oversized files raise ApplicationError; nothing is stored.
+    - A stored document is an audit event (uploaded or replaced; ``request`` gives the address).
     """
     file_format = upload_validate(source_name=source_name, size=len(data))
     digest = content_hash_of(data)
@@ -95,6 +99,12 @@ def document_create_from_bytes(
     )
     document.file.save(filename, ContentFile(data), save=False)
     document.save()
+    audit_record(
+        action=AuditAction.DOCUMENT_REPLACED if previous else AuditAction.DOCUMENT_UPLOADED, actor=uploaded_by,
+        target_type="document", target_id=document.pk, request=request,
+        before={"document_id": previous.pk, "version": previous.version} if previous else None,
+        after=_audit_state(document),
+    )  # fmt: skip
     document_status_broadcast(document)
     if enqueue:
         document_enqueue(document=document)
@@ -109,11 +119,23 @@ def document_enqueue(*, document: Document) -> None:
     transaction.on_commit(lambda: process_document.delay(document_id))
 
 
+def _audit_state(document: Document) -> dict[str, object]:
+    """What the audit trail keeps of a document (not its text: the trail outlives it)."""
+    return {
+        "title": document.title, "source_name": document.source_name, "collection_id": document.collection_id,
+        "version": document.version, "content_hash": document.content_hash, "size_bytes": document.size_bytes,
+    }  # fmt: skip
+
+
 @transaction.atomic
-def document_delete(*, document: Document) -> None:
-    """Delete a document, its chunks and its file; tell listeners after commit."""
+def document_delete(*, document: Document, actor: Actor = None, request: AuditRequest | None = None) -> None:
+    """Delete a document, its chunks and its file; tell listeners after commit. Audited."""
     document_id, collection_id = document.pk, document.collection_id
     storage, name = document.file.storage, document.file.name
+    audit_record(
+        action=AuditAction.DOCUMENT_DELETED, actor=actor, target_type="document", target_id=document_id,
+        before=_audit_state(document), request=request,
+    )  # fmt: skip
     document.delete()
     transaction.on_commit(lambda: storage.delete(name) if name else None)
     transaction.on_commit(
@@ -124,14 +146,16 @@ def document_delete(*, document: Document) -> None:
 
 
 @transaction.atomic
-def document_move(*, document: Document, collection: Collection) -> Document:
+def document_move(
+    *, document: Document, collection: Collection, actor: Actor = None, request: AuditRequest | None = None
+) -> Document:
     """Move a document and its chunks to another collection in one transaction.
 
     ``Chunk.collection`` is a copy of the document's collection (the access filter runs on the
     chunk table alone), so changing only the document would leave its passages readable by the
     old collection's readers and hidden from the new ones. Stored answers citing the document
     are forgotten after commit (the ``document_changed`` signal): they were checked against the
-    old collection's readers."""
+    old collection's readers. Audited."""
     from ingestion.models import Chunk
 
     locked = Document.objects.select_for_update().get(pk=document.pk)
@@ -143,6 +167,10 @@ def document_move(*, document: Document, collection: Collection) -> Document:
     locked.collection = collection
     locked.save(update_fields=["collection", "updated_at"])
     Chunk.objects.filter(document_id=locked.pk).update(collection=collection)
+    audit_record(
+        action=AuditAction.DOCUMENT_MOVED, actor=actor, target_type="document", target_id=locked.pk,
+        before={"collection_id": old_collection_id}, after={"collection_id": collection.pk}, request=request,
+    )  # fmt: skip
     document_id = locked.pk
     transaction.on_commit(
         lambda: document_changed.send(
@@ -158,12 +186,16 @@ def collection_ensure(*, name: str, slug: str, description: str = "") -> Collect
     return collection
 
 
-def document_upload(*, collection: Collection, uploaded_file: UploadedFile, user: User | None) -> DocumentCreateResult:
+def document_upload(
+    *, collection: Collection, uploaded_file: UploadedFile, user: User | None, request: AuditRequest | None = None
+) -> DocumentCreateResult:
     """Ingest a file from a form or API upload. The size is checked before the body is read."""
     name = uploaded_file.name or "upload"
     upload_validate(source_name=name, size=uploaded_file.size or 0)
     data = uploaded_file.read(settings.INGESTION_MAX_UPLOAD_BYTES + 1)
-    return document_create_from_bytes(collection=collection, data=data, source_name=name, uploaded_by=user)
+    return document_create_from_bytes(
+        collection=collection, data=data, source_name=name, uploaded_by=user, request=request
+    )
 
 
 @dataclass
@@ -175,8 +207,9 @@ class UploadBatchResult:
 
 
 def documents_upload(
-    *, collection: Collection, uploaded_files: list[UploadedFile], user: User | None
-) -> UploadBatchResult:
+    *, collection: Collection, uploaded_files: list[UploadedFile], user: User | None,
+    request: AuditRequest | None = None,
+) -> UploadBatchResult:  # fmt: skip
     """Several files into one collection (documents page, admin): each file on its own, so one
     bad file refuses only itself. A signed-in uploader must be allowed to upload into the
     collection (the admin's form once offered every collection to any staff user)."""
@@ -188,7 +221,7 @@ def documents_upload(
     result = UploadBatchResult(documents=[], created=0, refused=[], duplicates=[])
     for uploaded in uploaded_files:
         try:
-            outcome = document_upload(collection=collection, uploaded_file=uploaded, user=user)
+            outcome = document_upload(collection=collection, uploaded_file=uploaded, user=user, request=request)
         except ApplicationError as exc:
             result.refused.append(exc.message)
             continue
