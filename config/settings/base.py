@@ -336,6 +336,10 @@ EMBEDDING_TORCH_THREADS = env_int("EMBEDDING_TORCH_THREADS", 1)
 # auto: bfloat16 where the CPU has native bf16 (AVX-512 BF16, AMX), else fp32; or "fp32" / "bf16".
 EMBEDDING_PRECISION = env_str("EMBEDDING_PRECISION", "auto")
 EMBEDDING_WARMUP = env_bool("EMBEDDING_WARMUP", True)
+# PII scrubbing (issue #14, core/pii.py): names, e-mails, phones, cards, IBANs and IP addresses are
+# always looked for; national ids only when named here (US_SSN, UK_NHS, UK_NINO), because their
+# loose patterns (an SSN is any 3-2-4 digit group) cost precision where they do not apply.
+PII_NATIONAL_IDS = env_list("PII_NATIONAL_IDS", [])
 # Language models: the built-in extractive provider needs no weights and no network.
 LLM_PROVIDER = env_str("LLM_PROVIDER", "extractive")
 LLM_FALLBACK_CHAIN = env_list("LLM_FALLBACK_CHAIN", ["extractive"])
