@@ -96,6 +96,8 @@ def test_text_without_personal_data_passes_unchanged() -> None:
         "Upgrade PostgreSQL to 16.2 before 2025-01-31; the licence costs $4,500.00 a year.",
         "Call get_user_name() in accounts/services.py, version 3.8.0, build 20241130.4.",
         "The Paris and Berlin offices close on 24 December.",
+        "Use std::vector<int> and Foo::bar(); the job runs at 12:30:45; MAC 00:1A:2B:3C:4D:5E is blocked.",
+        "Python 3.11.7, ISBN 978-3-16-148410-0, ref 2024-11-30-0001, total 1,234,567.89 EUR.",
     ]
 
     scrubbed = pii_scrub(texts=texts, enabled=PII_TYPES_DEFAULT)
