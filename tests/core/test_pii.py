@@ -266,3 +266,22 @@ def test_placeholders_written_by_scrub_match_the_restore_pattern() -> None:
     scrubbed = pii_scrub(texts=[QUESTION], enabled=PII_TYPES_DEFAULT)
 
     assert all(PLACEHOLDER_RE.fullmatch(placeholder) for placeholder in scrubbed.placeholders.mapping)
+
+
+def test_threads_scrubbing_at_once_get_the_same_results_as_one_after_another() -> None:
+    texts = [f"Ticket {n}: Maria Garcia (maria{n}@example.com) called from +44 20 7946 09{n:02d}." for n in range(12)]
+    expected = [pii_scrub(texts=[text], enabled=PII_TYPES_DEFAULT).texts for text in texts]
+    pii_cache_clear()
+    results: dict[int, tuple[str, ...]] = {}
+
+    def scrub(index: int) -> None:
+        results[index] = pii_scrub(texts=[texts[index]], enabled=PII_TYPES_DEFAULT).texts
+
+    threads = [threading.Thread(target=scrub, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [results[n] for n in range(12)] == expected
+    assert expected[0] == ("Ticket 0: <PERSON_1> (<EMAIL_1>) called from <PHONE_1>.",)
