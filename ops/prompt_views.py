@@ -303,10 +303,10 @@ class ProposalDecideView(PromptPagesMixin, View):
         action, note = request.POST.get("action", ""), request.POST.get("note", "")
         try:
             if action == "approve":
-                version = proposal_approve(proposal=proposal, reviewer=reviewer, note=note)
+                version = proposal_approve(proposal=proposal, reviewer=reviewer, note=note, request=request)
                 messages.success(request, f"Approved: version {version.version} created. No label moved yet.")
             elif action == "reject":
-                proposal_reject(proposal=proposal, reviewer=reviewer, note=note)
+                proposal_reject(proposal=proposal, reviewer=reviewer, note=note, request=request)
                 messages.success(request, "Rejected; the editor sees your note.")
             else:
                 raise ApplicationError("Unknown action.")
@@ -324,13 +324,15 @@ class PromptLabelView(PromptPagesMixin, View):
         note = request.POST.get("note", "")
         try:
             if request.POST.get("action") == "rollback":
-                row = label_rollback_checked(actor=actor, prompt_id=prompt_id, label=label, note=note)
+                row = label_rollback_checked(actor=actor, prompt_id=prompt_id, label=label, note=note, request=request)
                 messages.success(request, f"{label} rolled back to version {row.version.version}.")
             else:
                 raw = request.POST.get("version", "")
                 if not raw.isdigit():
                     raise ApplicationError("Choose a version.")
-                row = label_move_checked(actor=actor, prompt_id=prompt_id, label=label, version=int(raw), note=note)
+                row = label_move_checked(
+                    actor=actor, prompt_id=prompt_id, label=label, version=int(raw), note=note, request=request
+                )
                 messages.success(request, f"{row.name} now points at version {row.version.version}.")
         except ApplicationError as exc:
             messages.error(request, exc.message)

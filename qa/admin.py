@@ -33,6 +33,7 @@ from qa.models import (
 )
 from qa.review.queue import review_approve
 from qa.services.model_tiers import model_tier_pin, model_tier_save
+from qa.services.policies import Policy, policy_delete, policy_save
 
 
 class ReviewActionInline(admin.TabularInline):
@@ -81,7 +82,9 @@ class ReviewItemAdmin(admin.ModelAdmin):
         done = 0
         for item in queryset.filter(state=ReviewState.PENDING):
             try:
-                review_approve(item_id=item.pk, reviewer=cast(User, request.user), note="approved in the admin")
+                review_approve(
+                    item_id=item.pk, reviewer=cast(User, request.user), note="approved in the admin", request=request
+                )
                 done += 1
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
@@ -133,14 +136,28 @@ class ModelTierAdmin(admin.ModelAdmin):
     readonly_fields = ("version",)
 
     def save_model(self, request: HttpRequest, obj: ModelTier, form: Any, change: bool) -> None:
-        model_tier_save(tier=obj, actor=request.user)
+        model_tier_save(tier=obj, actor=request.user, request=request)
         pin = model_tier_pin(tier=obj)
         if pin.level is PinLevel.FLOATING:
             self.message_user(request, pin.message, messages.WARNING)
 
 
+class PolicyAdmin(admin.ModelAdmin):
+    """Saves and deletions go through the policy service: each change is an audit event."""
+
+    def save_model(self, request: HttpRequest, obj: Policy, form: Any, change: bool) -> None:
+        policy_save(policy=obj, actor=request.user, request=request)
+
+    def delete_model(self, request: HttpRequest, obj: Policy) -> None:
+        policy_delete(policy=obj, actor=request.user, request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for policy in queryset:
+            policy_delete(policy=policy, actor=request.user, request=request)
+
+
 @admin.register(RoutingPolicy)
-class RoutingPolicyAdmin(admin.ModelAdmin):
+class RoutingPolicyAdmin(PolicyAdmin):
     list_display = ("__str__", "lookup_tier", "explanation_tier", "complex_tier", "low_retrieval_similarity")
 
 
@@ -157,7 +174,7 @@ class ModelPriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(BudgetPolicy)
-class BudgetPolicyAdmin(admin.ModelAdmin):
+class BudgetPolicyAdmin(PolicyAdmin):
     list_display = ("__str__", "user_daily_cost_soft", "user_daily_cost_hard", "monthly_cost_soft", "monthly_cost_hard")
 
 

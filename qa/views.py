@@ -157,11 +157,13 @@ class ReviewItemView(ReviewerRequiredMixin, View):
         note = request.POST.get("note", "")
         try:
             if action == "approve":
-                review_approve(item_id=item_id, reviewer=reviewer, note=note)
+                review_approve(item_id=item_id, reviewer=reviewer, note=note, request=request)
             elif action == "edit":
-                review_approve(item_id=item_id, reviewer=reviewer, text=request.POST.get("text", ""), note=note)
+                review_approve(
+                    item_id=item_id, reviewer=reviewer, text=request.POST.get("text", ""), note=note, request=request
+                )
             elif action == "reject":
-                review_reject(item_id=item_id, reviewer=reviewer, note=note)
+                review_reject(item_id=item_id, reviewer=reviewer, note=note, request=request)
             else:
                 raise ApplicationError("Unknown action.")
         except ApplicationError as exc:
@@ -187,7 +189,7 @@ class TriageView(ReviewerRequiredMixin, View):
                 feedback_id=id_param(request.POST.get("feedback_id"), name="feedback_id"),
                 reviewer=cast(User, request.user),
                 state=request.POST.get("state", ""), note=request.POST.get("note", ""),
-                withdraw=request.POST.get("withdraw") == "yes",
+                withdraw=request.POST.get("withdraw") == "yes", request=request,
             )  # fmt: skip
         except ApplicationError as exc:
             messages.error(request, exc.message)

@@ -20,7 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.models import AuditAction
 from core.roles import PROMPT_EDITORS, PROMPT_REVIEWERS
+from core.services.audit import AuditRequest, audit_record
 from prompts.contracts import PromptMessage, PromptTemplate
 from prompts.models import (
     EventAction,
@@ -179,7 +181,9 @@ def _decidable(*, proposal_id: int, reviewer: User) -> PromptProposal:
 
 
 @transaction.atomic
-def proposal_approve(*, proposal: PromptProposal, reviewer: User, note: str = "") -> PromptVersion:
+def proposal_approve(
+    *, proposal: PromptProposal, reviewer: User, note: str = "", request: AuditRequest | None = None
+) -> PromptVersion:
     """Approve a tested proposal: a new immutable version (its author the proposal's author),
     the next number. Moves no label. The reviewer must hold ``review_prompt`` and not be the
     author; the proposal must have passed its tests."""
@@ -208,13 +212,22 @@ def proposal_approve(*, proposal: PromptProposal, reviewer: User, note: str = ""
         action=EventAction.PROPOSAL_APPROVED, actor=reviewer, prompt_id=locked.prompt_id, version=version.version,
         note=note, detail={"proposal": locked.pk, "author": author.get_username() if author else ""},
     )  # fmt: skip
+    audit_record(
+        action=AuditAction.PROMPT_PROPOSAL_APPROVED, actor=reviewer, target_type="prompt_proposal",
+        target_id=locked.pk, before={"state": ProposalState.TESTED},
+        after={"state": ProposalState.APPROVED, "version": version.key},
+        detail={"prompt_id": locked.prompt_id, "author": author.get_username() if author else "", "note": note[:2000]},
+        request=request,
+    )  # fmt: skip
     proposal.refresh_from_db()
     logger.info("prompts.proposal_approved proposal=%s version=%s by=%s", locked.pk, version.key, reviewer.pk)
     return version
 
 
 @transaction.atomic
-def proposal_reject(*, proposal: PromptProposal, reviewer: User, note: str) -> PromptProposal:
+def proposal_reject(
+    *, proposal: PromptProposal, reviewer: User, note: str, request: AuditRequest | None = None
+) -> PromptProposal:
     """Turn a proposal down, saying why (the note is required: the editor reads it)."""
     note = note.strip()
     if not note:
@@ -222,6 +235,7 @@ def proposal_reject(*, proposal: PromptProposal, reviewer: User, note: str) -> P
     locked = _decidable(proposal_id=proposal.pk, reviewer=reviewer)
     if locked.state not in _OPEN_STATES:
         raise ApplicationError(f"This proposal is already {locked.get_state_display().lower()}.")
+    state_before = locked.state
     locked.state, locked.reviewer, locked.review_note, locked.decided_at = (
         ProposalState.REJECTED, reviewer, note, timezone.now(),
     )  # fmt: skip
@@ -229,6 +243,11 @@ def proposal_reject(*, proposal: PromptProposal, reviewer: User, note: str) -> P
     event_record(
         action=EventAction.PROPOSAL_REJECTED, actor=reviewer, prompt_id=locked.prompt_id,
         version=locked.base_version.version, note=note, detail={"proposal": locked.pk},
+    )  # fmt: skip
+    audit_record(
+        action=AuditAction.PROMPT_PROPOSAL_REJECTED, actor=reviewer, target_type="prompt_proposal",
+        target_id=locked.pk, before={"state": state_before}, after={"state": ProposalState.REJECTED},
+        detail={"prompt_id": locked.prompt_id, "note": note[:2000]}, request=request,
     )  # fmt: skip
     proposal.refresh_from_db()
     return locked
@@ -251,21 +270,25 @@ def _approved_or_raise(*, prompt_id: str, version: int) -> None:
 
 
 @transaction.atomic
-def label_move_checked(*, actor: User, prompt_id: str, label: str, version: int, note: str = "") -> PromptLabel:
+def label_move_checked(
+    *, actor: User, prompt_id: str, label: str, version: int, note: str = "", request: AuditRequest | None = None
+) -> PromptLabel:
     """Move a label for someone in the browser: only a prompt reviewer, and only to an approved
     version. Moving ``production`` is the deployment (audited by ``label_move``)."""
     if not can_review(user=actor):
         raise ApplicationError("Only prompt reviewers can move a label.")
     _approved_or_raise(prompt_id=prompt_id, version=version)
-    return label_move(prompt_id=prompt_id, label=label, version=version, actor=actor, note=note)
+    return label_move(prompt_id=prompt_id, label=label, version=version, actor=actor, note=note, request=request)
 
 
 @transaction.atomic
-def label_rollback_checked(*, actor: User, prompt_id: str, label: str, note: str = "") -> PromptLabel:
+def label_rollback_checked(
+    *, actor: User, prompt_id: str, label: str, note: str = "", request: AuditRequest | None = None
+) -> PromptLabel:
     """Return a label to the version it pointed at before its last move (prompt reviewers)."""
     if not can_review(user=actor):
         raise ApplicationError("Only prompt reviewers can roll a label back.")
-    return label_rollback(prompt_id=prompt_id, label=label, actor=actor, note=note)
+    return label_rollback(prompt_id=prompt_id, label=label, actor=actor, note=note, request=request)
 
 
 @transaction.atomic

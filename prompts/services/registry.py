@@ -21,6 +21,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
+from core.models import AuditAction
+from core.services.audit import AuditRequest, audit_record
 from prompts.contracts import (
     PromptMessage,
     PromptTemplate,
@@ -310,7 +312,9 @@ def _label_name_clean(label: str) -> str:
 
 
 @transaction.atomic
-def label_move(*, prompt_id: str, label: str, version: int, actor: Actor, note: str = "") -> PromptLabel:
+def label_move(
+    *, prompt_id: str, label: str, version: int, actor: Actor, note: str = "", request: AuditRequest | None = None
+) -> PromptLabel:
     """Point ``label`` at a version: for ``production`` this is the deployment. Audited."""
     name = _label_name_clean(label)
     target = PromptVersion.objects.filter(prompt_id=prompt_id, version=version).first()
@@ -328,6 +332,10 @@ def label_move(*, prompt_id: str, label: str, version: int, actor: Actor, note: 
     PromptEvent.objects.create(
         action=EventAction.LABEL_MOVED, prompt_id=prompt_id, version=version, label=name, from_version=before,
         actor_id=actor_id, actor_name=actor_name, note=note[:2000],
+    )  # fmt: skip
+    audit_record(
+        action=AuditAction.PROMPT_LABEL_MOVED, actor=actor, target_type="prompt_label", target_id=f"{prompt_id}:{name}",
+        before={"version": before}, after={"version": version}, detail={"note": note[:2000]}, request=request,
     )  # fmt: skip
     logger.info("prompts.label_moved prompt=%s label=%s from=%s to=%s by=%s", prompt_id, name, before, version,
                 actor_name)  # fmt: skip
@@ -353,7 +361,9 @@ def label_history(*, prompt_id: str, label: str = PRODUCTION) -> list[PromptEven
 
 
 @transaction.atomic
-def label_rollback(*, prompt_id: str, label: str = PRODUCTION, actor: Actor, note: str = "") -> PromptLabel:
+def label_rollback(
+    *, prompt_id: str, label: str = PRODUCTION, actor: Actor, note: str = "", request: AuditRequest | None = None
+) -> PromptLabel:
     """Move ``label`` back to the version it pointed at before its last move. Audited (a
     rollback is a move; rolling back twice returns to where it started)."""
     label = _label_name_clean(label)
@@ -367,7 +377,7 @@ def label_rollback(*, prompt_id: str, label: str = PRODUCTION, actor: Actor, not
     last = moves[0]
     return label_move(
         prompt_id=prompt_id, label=label, version=last.from_version or current.version.version, actor=actor,
-        note=note or f"rollback from v{current.version.version}",
+        note=note or f"rollback from v{current.version.version}", request=request,
     )  # fmt: skip
 
 
@@ -410,6 +420,11 @@ def version_create(
     PromptEvent.objects.create(
         action=EventAction.VERSION_CREATED, prompt_id=prompt_id, version=number, actor_id=actor_id,
         actor_name=actor_name, note=note[:2000], detail={"hash": row.content_hash, **(detail or {})},
+    )  # fmt: skip
+    audit_record(
+        action=AuditAction.PROMPT_VERSION_CREATED, actor=actor, target_type="prompt_version", target_id=row.key,
+        after={"version": number, "hash": row.content_hash, "base_version": base.version, "fallback_key": fallback},
+        detail={"note": note[:2000], **(detail or {})},
     )  # fmt: skip
     return row
 

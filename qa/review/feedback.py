@@ -12,7 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.models import AuditAction
 from core.selectors.roles import user_roles
+from core.services.audit import AuditRequest, audit_record
 from qa.models import Answer, Feedback, FeedbackReason, ReusableAnswer, ReuseOrigin, TriageState
 from qa.selectors import answer_get, answer_list_reviewable
 
@@ -63,11 +65,12 @@ def _reusable_withdraw(*, answer: Answer, by: User, curated_too: bool) -> int:
 
 @transaction.atomic
 def feedback_triage(
-    *, feedback_id: int, reviewer: User, state: str, note: str = "", withdraw: bool = False
-) -> Feedback:
+    *, feedback_id: int, reviewer: User, state: str, note: str = "", withdraw: bool = False,
+    request: AuditRequest | None = None,
+) -> Feedback:  # fmt: skip
     """Close a thumbs-down on an answer the reviewer may see. ``withdraw`` (with "resolved"): the
     reviewer agrees the answer is wrong, and the stored answers it came from or became, curated
-    ones included, are no longer served."""
+    ones included, are no longer served. Audited."""
     if state not in (TriageState.RESOLVED, TriageState.DISMISSED):
         raise ApplicationError("Triage state must be resolved or dismissed.")
     feedback = (
@@ -80,6 +83,12 @@ def feedback_triage(
     Feedback.objects.filter(pk=feedback.pk).update(
         triage_state=state, triaged_by=reviewer, triage_note=note.strip()[:2000], updated_at=timezone.now()
     )
+    withdrawn = 0
     if withdraw and state == TriageState.RESOLVED:
-        _reusable_withdraw(answer=feedback.answer, by=reviewer, curated_too=True)
+        withdrawn = _reusable_withdraw(answer=feedback.answer, by=reviewer, curated_too=True)
+    audit_record(
+        action=AuditAction.FEEDBACK_TRIAGED, actor=reviewer, target_type="feedback", target_id=feedback.pk,
+        before={"triage_state": feedback.triage_state}, after={"triage_state": state, "note": note.strip()[:2000]},
+        detail={"answer_id": feedback.answer_id, "reason": feedback.reason, "withdrawn": withdrawn}, request=request,
+    )  # fmt: skip
     return Feedback.objects.get(pk=feedback_id)

@@ -12,7 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.models import AuditAction
 from core.realtime import group_send_now
+from core.services.audit import AuditRequest, audit_record
 from core.text import CITATION
 from qa.models import (
     Answer,
@@ -81,9 +83,31 @@ def _clean_edit(text: str, answer: Answer) -> str:
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
+_REVIEW_AUDIT = {
+    ReviewState.APPROVED: AuditAction.REVIEW_APPROVED,
+    ReviewState.EDITED: AuditAction.REVIEW_EDITED,
+    ReviewState.REJECTED: AuditAction.REVIEW_REJECTED,
+}
+
+
+def _review_audit(
+    *, item: ReviewItem, answer: Answer, state: ReviewState, note: str, request: AuditRequest | None,
+    detail: dict[str, object],
+) -> None:  # fmt: skip
+    # The decision and the note, not the answer's text: the trail outlives the conversation and
+    # must not become a second copy of what a user asked (the review record keeps the texts).
+    audit_record(
+        action=_REVIEW_AUDIT[state], actor=item.decided_by, target_type="review_item", target_id=item.pk,
+        before={"state": ReviewState.PENDING}, after={"state": state, "note": note[:2000]},
+        detail={"answer_id": answer.pk, "reason": item.reason, **detail}, request=request,
+    )  # fmt: skip
+
+
 @transaction.atomic
-def review_approve(*, item_id: int, reviewer: User, text: str | None = None, note: str = "") -> ReviewItem:
-    """Approve a held or flagged answer, optionally with an edited text; it becomes curated."""
+def review_approve(
+    *, item_id: int, reviewer: User, text: str | None = None, note: str = "", request: AuditRequest | None = None
+) -> ReviewItem:
+    """Approve a held or flagged answer, optionally with an edited text; it becomes curated. Audited."""
     item = _locked_pending(item_id, reviewer)
     answer = item.answer
     before = answer.text
@@ -96,6 +120,8 @@ def review_approve(*, item_id: int, reviewer: User, text: str | None = None, not
         item=item, reviewer=reviewer, action=str(state), note=note[:2000], text_before=before, text_after=after
     )
     Answer.objects.filter(pk=answer.pk).update(status=AnswerStatus.ANSWERED, text=after, review_state=state)
+    _review_audit(item=item, answer=answer, state=state, note=note, request=request,
+                  detail={"edited": edited, "chars_before": len(before), "chars_after": len(after)})  # fmt: skip
     answer.refresh_from_db()
     curated_create_from(answer=answer, reviewer=reviewer)
     _notify_user(answer)
@@ -104,8 +130,8 @@ def review_approve(*, item_id: int, reviewer: User, text: str | None = None, not
 
 
 @transaction.atomic
-def review_reject(*, item_id: int, reviewer: User, note: str) -> ReviewItem:
-    """Reject an answer: the user is told a reviewer withdrew it, with the note."""
+def review_reject(*, item_id: int, reviewer: User, note: str, request: AuditRequest | None = None) -> ReviewItem:
+    """Reject an answer: the user is told a reviewer withdrew it, with the note. Audited."""
     note = note.strip()
     if not note:
         raise ApplicationError("Say why the answer is rejected; the note is shown to the user.")
@@ -128,6 +154,7 @@ def review_reject(*, item_id: int, reviewer: User, note: str) -> ReviewItem:
     ReusableAnswer.objects.filter(source_answer=answer, active=True).update(
         active=False, invalidated_reason="rejected by a reviewer"
     )
+    _review_audit(item=item, answer=answer, state=ReviewState.REJECTED, note=note, request=request, detail={})
     answer.refresh_from_db()
     _notify_user(answer)
     logger.info("review.rejected item=%s answer=%s reviewer=%s", item.pk, answer.pk, reviewer.pk)
