@@ -10,8 +10,11 @@ from django.test import Client
 from django.urls import reverse
 
 from core.models import AuditAction, AuditEvent
+from core.services.audit import audit_verify
 from qa.models import Feedback, ReviewItem
 from qa.review.feedback import feedback_submit
+from qa.review.queue import review_reject
+from qa.services.conversations import conversation_delete
 from tests.factories import PASSWORD, user_create
 from tests.helpers import ask
 
@@ -69,3 +72,16 @@ def test_a_refused_triage_leaves_no_event(staff) -> None:
     client.post(reverse("qa:triage"), {"feedback_id": 999_999, "state": "dismissed"})
     assert not Feedback.objects.exists()
     assert not AuditEvent.objects.filter(action=AuditAction.FEEDBACK_TRIAGED).exists()
+
+
+def test_the_record_of_a_decision_outlives_the_conversation_it_concerns(staff) -> None:
+    user, _, _ = staff
+    reviewer = user_create(username="rev", groups=("reviewers", "staff"))
+    answer = ask(user, QUESTION)
+    item = ReviewItem.objects.get(answer=answer)
+    review_reject(item_id=item.pk, reviewer=reviewer, note="Ask a pharmacist.")
+    conversation_delete(conversation=answer.conversation)
+    assert not ReviewItem.objects.filter(pk=item.pk).exists()  # the review rows go with it (cascade)
+    [event] = AuditEvent.objects.filter(action=AuditAction.REVIEW_REJECTED)
+    assert (event.actor_id, event.target_id, event.detail["answer_id"]) == (reviewer.pk, str(item.pk), answer.pk)
+    assert audit_verify().ok
