@@ -104,7 +104,9 @@ def audit_record(
     http = request._request if isinstance(request, Request) else request
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
-    # Read after taking the lock: the previous holder has committed, so its row is visible.
+    # Read after taking the lock: the previous holder has committed, so under READ COMMITTED
+    # (Django's default: each statement sees what committed before it) its row is visible. Under
+    # a stricter isolation the read could miss it; the unique seq then refuses the fork.
     last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
     event = AuditEvent(
         seq=(last["seq"] + 1) if last else 1,
