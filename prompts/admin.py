@@ -9,41 +9,31 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyModelAdmin
 from prompts.models import Experiment, ExperimentArm, PromptEvent, PromptLabel, PromptProposal, PromptVersion
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(PromptVersion)
-class PromptVersionAdmin(ReadOnlyAdmin):
+class PromptVersionAdmin(ReadOnlyModelAdmin):
     list_display = ("prompt_id", "version", "kind", "source", "author_name", "created_at", "content_hash")
     list_filter = ("prompt_id", "source")
     search_fields = ("prompt_id", "note")
 
 
 @admin.register(PromptLabel)
-class PromptLabelAdmin(ReadOnlyAdmin):
+class PromptLabelAdmin(ReadOnlyModelAdmin):
     list_display = ("prompt_id", "name", "version", "updated_at")
 
 
 @admin.register(PromptEvent)
-class PromptEventAdmin(ReadOnlyAdmin):
+class PromptEventAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "action", "prompt_id", "version", "label", "from_version", "actor_name")
     list_filter = ("action", "prompt_id")
     search_fields = ("note", "actor_name")
 
 
 @admin.register(PromptProposal)
-class PromptProposalAdmin(ReadOnlyAdmin):
+class PromptProposalAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "prompt_id", "summary", "author", "state", "reviewer", "decided_at")
     list_filter = ("state", "prompt_id")
 
@@ -61,6 +51,6 @@ class ExperimentArmInline(admin.TabularInline):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(ReadOnlyAdmin):
+class ExperimentAdmin(ReadOnlyModelAdmin):
     list_display = ("name", "prompt_id", "state", "created_at", "stopped_at")
     inlines = [ExperimentArmInline]
