@@ -23,7 +23,6 @@ from prompts.services.experiments import (
     EXPERIMENT_PROMPT_IDS,
     MAX_ARMS,
     MIN_SAMPLE_FLOOR,
-    REVIEW_PERMISSION,
     ArmSpec,
     experiment_arms,
     experiment_create,
@@ -31,6 +30,7 @@ from prompts.services.experiments import (
     experiment_promote,
     experiment_stop,
 )
+from prompts.services.proposals import can_review
 from qa.pipeline.routing import tiers_configured
 from qa.selectors import experiment_arm_stats
 
@@ -41,17 +41,13 @@ FORM_ROWS = min(4, MAX_ARMS)
 MIN_SAMPLE_DEFAULT = 100
 
 
-def _can_promote(request: HttpRequest) -> bool:
-    return bool(request.user.is_authenticated and request.user.has_perm(REVIEW_PERMISSION))
-
-
 class ExperimentPagesMixin(UserPassesTestMixin):
     """Staff, or anyone who may move prompt labels (``prompts.review_prompt``)."""
 
     request: HttpRequest
 
     def test_func(self) -> bool:
-        return bool(getattr(self.request.user, "is_staff", False)) or _can_promote(self.request)
+        return bool(getattr(self.request.user, "is_staff", False)) or can_review(user=self.request.user)
 
 
 class ExperimentListView(ExperimentPagesMixin, View):
@@ -146,7 +142,7 @@ class ExperimentDetailView(ExperimentPagesMixin, View):
         return render(
             request, "ops/experiment_detail.html",
             {"experiment": experiment, "stats": experiment_arm_stats(experiment_id=experiment_id),
-             "can_promote": _can_promote(request)},
+             "can_promote": can_review(user=request.user)},
         )  # fmt: skip
 
 

@@ -26,7 +26,6 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,6 +39,7 @@ from prompts.models import (
     PromptLabel,
     PromptVersion,
 )
+from prompts.services.proposals import can_review
 from prompts.services.registry import PRODUCTION, Actor, event_record, label_move
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 # records one arm, so experiments run on the prompt that writes the answer.
 EXPERIMENT_PROMPT_IDS = frozenset({"answer"})
 # Who may move the production label (the same permission as approving a proposal).
-REVIEW_PERMISSION = "prompts.review_prompt"
 # "Two or more variants": one arm is not an experiment, and beyond a handful each arm's share
 # is too small to reach a minimum sample in a useful time.
 MIN_ARMS, MAX_ARMS = 2, 6
@@ -128,7 +127,7 @@ def experiment_create(
     ``prompts.review_prompt`` permission (an arm with a 100% share is a deployment: starting an
     experiment is a reviewer's call, like moving the production label; ``actor`` None is the
     system: benchmarks and management commands). Audited (``experiment_started``)."""
-    if actor is not None and not _can_promote(actor):
+    if actor is not None and not can_review(user=actor):
         raise ApplicationError("Only prompt reviewers can start an experiment.")
     name = name.strip()
     if not name or len(name) > 100:
@@ -180,11 +179,6 @@ def experiment_create(
     return experiment
 
 
-def _can_promote(actor: AbstractBaseUser | AnonymousUser) -> bool:
-    has_perm = getattr(actor, "has_perm", None)
-    return bool(actor.is_authenticated and actor.is_active and has_perm is not None and has_perm(REVIEW_PERMISSION))
-
-
 def _locked(experiment_id: int) -> Experiment:
     experiment = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
     if experiment is None:
@@ -219,7 +213,7 @@ def experiment_promote(*, experiment_id: int, arm_id: int, actor: Actor, note: s
     ApplicationError for an actor without the ``prompts.review_prompt`` permission (moving
     production is a deployment; ``None`` is the system itself), an experiment already promoted
     or an arm of another experiment."""
-    if actor is not None and not _can_promote(actor):
+    if actor is not None and not can_review(user=actor):
         raise ApplicationError("Only prompt reviewers can promote an arm: it moves the production label.")
     experiment = _locked(experiment_id)
     if experiment.state == ExperimentState.PROMOTED:

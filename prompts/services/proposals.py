@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser, Group, Permission, User
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,11 +47,12 @@ MAX_SUMMARY_CHARS = 200
 _OPEN_STATES = (ProposalState.TESTING, ProposalState.TESTED, ProposalState.FAILED)
 
 
-Viewer = User | AnonymousUser | None
+Viewer = AbstractBaseUser | AnonymousUser | None
 
 
 def _can(user: Viewer, permission: str) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active and user.has_perm(permission))
+    has_perm = getattr(user, "has_perm", None)  # AbstractBaseUser declares no permissions
+    return bool(user is not None and user.is_authenticated and user.is_active and has_perm and has_perm(permission))
 
 
 def can_propose(*, user: Viewer) -> bool:
@@ -59,7 +60,8 @@ def can_propose(*, user: Viewer) -> bool:
 
 
 def can_review(*, user: Viewer) -> bool:
-    """Approve and reject proposals, move and roll back labels."""
+    """Approve and reject proposals, move and roll back labels, start, stop and promote
+    experiments (an arm is a deployment to its share of users)."""
     return _can(user, REVIEW_PERMISSION)
 
 
