@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import tomllib
 from collections.abc import Callable, Iterator
@@ -44,7 +43,7 @@ from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage, LLMDeclined, LLMError, LLMProvider, LLMRequest, StreamStats
 from providers.llm.openai_compatible import OpenAICompatibleProvider
 from providers.registry import embedding_provider_default, llm_provider_build, llm_provider_for_tier
-from qa.checks.verification import EvidenceVerifier, Verification, answer_verify
+from qa.checks.verification import EvidenceVerifier, Verification, answer_verify, json_object_in, judge_call
 from qa.pipeline.routing import tiers_configured
 from qa.services.prompt_text import passage_frame
 
@@ -469,7 +468,7 @@ def _judge_scores(output: str, case: Case) -> tuple[CheckResult, list[list[float
     """The reply read the way JudgeVerifier reads it: the JSON object between the first { and
     the last }, a "scores" matrix of one row per claim and one number per passage."""
     try:
-        scores = json.loads(output[output.find("{") : output.rfind("}") + 1])["scores"]
+        scores = json_object_in(output)["scores"]
         matrix = [[float(v) for v in row] for row in scores]
     except (ValueError, KeyError, TypeError) as exc:
         return CheckResult(
@@ -514,20 +513,11 @@ def _judge_rubric(case: Case, output: str, passages: list[ContextPassage]) -> Ch
         rubric=rubric, passages="\n".join(passage_frame(p) for p in passages), question=case.question, answer=output
     )
     try:
-        # Called as JudgeVerifier calls the judge (one non-streamed completion).
-        response = httpx.post(
-            settings.QA_JUDGE_URL.rstrip("/") + "/chat/completions",
-            headers={"Authorization": f"Bearer {settings.QA_JUDGE_API_KEY}"} if settings.QA_JUDGE_API_KEY else {},
-            json={
-                "model": settings.QA_JUDGE_MODEL,
-                "temperature": 0,
-                "messages": messages,
-            },
-            timeout=30,
-        )
-        response.raise_for_status()
-        content = response.json()["choices"][0]["message"]["content"]
-        verdict = json.loads(content[content.find("{") : content.rfind("}") + 1])
+        content = judge_call(
+            url=settings.QA_JUDGE_URL, model=settings.QA_JUDGE_MODEL, api_key=settings.QA_JUDGE_API_KEY,
+            messages=messages, timeout=30,
+        )  # fmt: skip
+        verdict = json_object_in(content)
         passed, reason = verdict["pass"], str(verdict.get("reason", ""))
         if not isinstance(passed, bool):
             raise TypeError("pass is not true or false")

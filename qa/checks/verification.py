@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import numpy as np
@@ -279,6 +279,25 @@ def _consistency(
     return issues
 
 
+def judge_call(*, url: str, model: str, api_key: str, messages: list[dict[str, str]], timeout: float) -> str:
+    """One non-streamed, deterministic completion from an OpenAI-compatible judge endpoint: its
+    text. Raises httpx.HTTPError, or KeyError/TypeError on a reply of another shape."""
+    response = httpx.post(
+        url.rstrip("/") + "/chat/completions",
+        headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+        json={"model": model, "temperature": 0, "messages": messages},
+        timeout=timeout,
+    )
+    response.raise_for_status()
+    return str(response.json()["choices"][0]["message"]["content"])
+
+
+def json_object_in(content: str) -> Any:
+    """The JSON object in a judge's reply (models wrap it in prose or code fences); ValueError
+    when there is none."""
+    return json.loads(content[content.find("{") : content.rfind("}") + 1])
+
+
 @dataclass(frozen=True)
 class JudgeCall:
     """One call of the judge model, for the interaction log (``JudgeVerifier.on_call``)."""
@@ -318,15 +337,10 @@ class JudgeVerifier:
         messages = template.render(passages=listing, claims=numbered)
         started, content = time.perf_counter(), ""
         try:
-            response = httpx.post(
-                self.url.rstrip("/") + "/chat/completions",
-                headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
-                json={"model": self.model, "temperature": 0, "messages": messages},
-                timeout=self.timeout,
+            content = judge_call(
+                url=self.url, model=self.model, api_key=self.api_key, messages=messages, timeout=self.timeout
             )
-            response.raise_for_status()
-            content = response.json()["choices"][0]["message"]["content"]
-            scores = json.loads(content[content.find("{") : content.rfind("}") + 1])["scores"]
+            scores = json_object_in(content)["scores"]
             if len(scores) != len(claims) or any(len(row) != len(passages) for row in scores):
                 raise ValueError("score matrix has the wrong shape")
             supports = [[PassageSupport(float(v)) for v in row] for row in scores]
