@@ -26,7 +26,7 @@ from core.db import local_setting
 from core.text import tokens
 from ingestion.contracts import RetrievedChunk
 from ingestion.models import Document
-from ingestion.selectors.collections import collection_list_readable
+from ingestion.selectors.collections import collection_ids_readable
 from providers.embeddings.base import EmbeddingProvider
 from providers.registry import embedding_provider_default
 
@@ -55,10 +55,6 @@ class SearchTrace:
 
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
-
-
-def readable_collection_ids(*, user: User | AnonymousUser) -> list[int]:
-    return list(collection_list_readable(user=user).values_list("pk", flat=True))
 
 
 def _chunk_counts(collection_ids: list[int]) -> tuple[int, int]:
@@ -266,7 +262,7 @@ def chunk_search(
     k = k or settings.RETRIEVAL_DEFAULT_K
     trace = trace if trace is not None else SearchTrace()
     began = time.perf_counter()
-    readable = readable_collection_ids(user=user)
+    readable = collection_ids_readable(user=user)
     if collection_ids is not None:
         allowed = set(collection_ids)
         readable = [c for c in readable if c in allowed]
