@@ -73,7 +73,9 @@ def audit_hash(*, event: AuditEvent) -> str:
     return hashlib.sha256((event.prev_hash + canonical).encode()).hexdigest()
 
 
-def _actor_of(actor: Actor) -> tuple[int | None, str]:
+def actor_identity(actor: Actor) -> tuple[int | None, str]:
+    """The id and name a record keeps of who acted (no foreign key: the record outlives the
+    user); anyone not signed in, or no one, is "system"."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         return None, "system"
     return actor.pk, actor.get_username()
@@ -100,7 +102,7 @@ def audit_record(
     caller's transaction ends: two appends can never read the same last row and fork the
     chain. The price is that audited transactions commit one at a time; they are human actions
     (sign-ins, uploads, reviews, configuration), not the answer path."""
-    actor_id, name = _actor_of(actor)
+    actor_id, name = actor_identity(actor)
     http = request._request if isinstance(request, Request) else request
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.services.audit import Actor
 from prompts.assignment import arm_pick, shares_validate
 from prompts.models import (
     EventAction,
@@ -40,7 +41,7 @@ from prompts.models import (
     PromptVersion,
 )
 from prompts.services.proposals import can_review
-from prompts.services.registry import PRODUCTION, Actor, event_record, label_move
+from prompts.services.registry import PRODUCTION, event_record, label_move
 
 logger = logging.getLogger(__name__)
 

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
 from core.models import AuditAction
-from core.services.audit import AuditRequest, audit_record
+from core.services.audit import Actor, AuditRequest, actor_identity, audit_record
 from prompts.contracts import (
     PromptMessage,
     PromptTemplate,
@@ -71,15 +70,6 @@ class LibraryPrompt:
             if template.version == number:
                 return template
         raise LibraryError(f"{self.prompt_id} has no version {number}")
-
-
-Actor = AbstractBaseUser | AnonymousUser | None
-
-
-def _actor(actor: Actor) -> tuple[int | None, str]:
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return None, "system"
-    return actor.pk, actor.get_username()
 
 
 def content_hash(*, kind: str, messages: list[dict[str, str]], variables: list[str], fallback_key: str) -> str:
@@ -328,7 +318,7 @@ def label_move(
             raise ApplicationError(f"The label {name!r} of {prompt_id!r} already points at version {version}.")
         row.version = target
         row.save(update_fields=["version", "updated_at"])
-    actor_id, actor_name = _actor(actor)
+    actor_id, actor_name = actor_identity(actor)
     PromptEvent.objects.create(
         action=EventAction.LABEL_MOVED, prompt_id=prompt_id, version=version, label=name, from_version=before,
         actor_id=actor_id, actor_name=actor_name, note=note[:2000],
@@ -408,7 +398,7 @@ def version_create(
         raise ApplicationError("The prompt cannot be used: " + "; ".join(problems))
     fallback = base.fallback_key if fallback_key is None else fallback_key
     number = _next_version(prompt_id)
-    actor_id, actor_name = _actor(actor)
+    actor_id, actor_name = actor_identity(actor)
     row = PromptVersion.objects.create(
         prompt_id=prompt_id, version=number, kind=base.kind, description=base.description,
         messages=[{"role": m["role"], "template": m["template"]} for m in messages], variables=list(base.variables),
@@ -434,7 +424,7 @@ def event_record(
     detail: dict[str, Any] | None = None,
 ) -> PromptEvent:  # fmt: skip
     """Append one lifecycle event (proposals, experiments, model tiers use it)."""
-    actor_id, actor_name = _actor(actor)
+    actor_id, actor_name = actor_identity(actor)
     return PromptEvent.objects.create(
         action=action, prompt_id=prompt_id, version=version, actor_id=actor_id, actor_name=actor_name,
         note=note[:2000], detail=detail or {},
