@@ -13,11 +13,13 @@ import hashlib
 import json
 import logging
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from core.errors import ApplicationError
 from core.models import AuditAction
@@ -282,16 +284,28 @@ def prompt_current(*, prompt_id: str, label: str = PRODUCTION) -> PromptTemplate
     return current[prompt_id]
 
 
+def prompts_by_keys(*, keys: Iterable[str]) -> dict[str, PromptTemplate]:
+    """Versions by their keys (``answer-v2``), in one query, from the registry or, failing that,
+    the files; ApplicationError for a key that is in neither."""
+    wanted = {key: key_parse(key) for key in keys}
+    if not wanted:
+        return {}
+    match = Q()
+    for prompt_id, number in wanted.values():
+        match |= Q(prompt_id=prompt_id, version=number)
+    found = {row.key: _template_of(row) for row in PromptVersion.objects.filter(match)}
+    for key, (prompt_id, number) in wanted.items():
+        if key not in found:
+            library = library_default().get(prompt_id)
+            if library is None:
+                raise ApplicationError(f"There is no prompt version {key}.")
+            found[key] = library.version(number)
+    return found
+
+
 def prompt_by_key(*, key: str) -> PromptTemplate:
     """A version by its key (``answer-v2``), from the registry or, failing that, the files."""
-    prompt_id, number = key_parse(key)
-    row = PromptVersion.objects.filter(prompt_id=prompt_id, version=number).first()
-    if row is not None:
-        return _template_of(row)
-    library = library_default().get(prompt_id)
-    if library is None:
-        raise ApplicationError(f"There is no prompt version {key}.")
-    return library.version(number)
+    return prompts_by_keys(keys=[key])[key]
 
 
 def _label_name_clean(label: str) -> str:

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from prompts.contracts import PromptTemplate
 from prompts.services.experiments import experiment_arm_for
-from prompts.services.registry import prompt_by_key, prompts_current
+from prompts.services.registry import prompt_by_key, prompts_by_keys, prompts_current
 
 
 class PromptId:
@@ -55,7 +55,9 @@ class PromptChoice:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromptChoice:
-        templates = {prompt_id: prompt_by_key(key=key) for prompt_id, key in data.get("keys", {}).items()}
+        keys: dict[str, str] = data.get("keys", {})
+        by_key = prompts_by_keys(keys=keys.values())
+        templates = {prompt_id: by_key[key] for prompt_id, key in keys.items()}
         if data.get("arm_id") is not None and PromptId.ANSWER in templates:
             templates[PromptId.ANSWER] = dataclasses.replace(templates[PromptId.ANSWER], arm_id=data["arm_id"])
         return cls(

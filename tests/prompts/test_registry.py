@@ -274,3 +274,12 @@ def test_the_judge_uses_the_version_chosen_with_the_answer(reader, staff) -> Non
     assert prompt_current(prompt_id="judge").key == "judge-v1"
     call = Interaction.objects.get(answer=answer, provider="judge")
     assert call.prompt_key == "judge-v2" and server.prompts[0].startswith("Be strict. ")
+
+
+def test_the_worker_reads_the_chosen_versions_in_one_query(django_assert_num_queries) -> None:
+    from prompts.services.selection import PromptChoice
+
+    travelled = PromptChoice(templates=prompts_current()).as_dict()
+    with django_assert_num_queries(1):
+        again = PromptChoice.from_dict(travelled)
+    assert {p: t.key for p, t in again.templates.items()} == travelled["keys"]
