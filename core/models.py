@@ -35,6 +35,26 @@ class AuditAction(models.TextChoices):
     MODEL_TIER_CHANGED = "model_tier.changed", "Model tier changed"
     BUDGET_POLICY_CHANGED = "policy.budget_changed", "Budget policy changed"
     ROUTING_POLICY_CHANGED = "policy.routing_changed", "Routing policy changed"
+    COLLECTION_DATA_CLASS_CHANGED = "collection.data_class_changed", "Collection data class changed"
+    LEGAL_HOLD_SET = "privacy.legal_hold_set", "Legal hold set"
+    LEGAL_HOLD_RELEASED = "privacy.legal_hold_released", "Legal hold released"
+    RETENTION_RUN = "privacy.retention_run", "Retention run deleted or anonymised expired records"
+    PERSON_EXPORTED = "privacy.person_exported", "A person's data exported"
+    PERSON_ERASED = "privacy.person_erased", "A person's data erased"
+    KILL_SWITCH_CHANGED = "ops.kill_switch_changed", "Kill switch turned on or off"
+
+
+class UserLegalHold(models.Model):
+    """A legal hold on a person: retention deletes and anonymises nothing of theirs while it is
+    set (their conversations, answers, feedback, interactions); erasure refuses too."""
+
+    user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="legal_hold")
+    reason = models.CharField(max_length=300)
+    set_by_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Legal hold on user {self.user_id}"
 
 
 class AuditRecordImmutable(Exception):

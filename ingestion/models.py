@@ -11,8 +11,12 @@ from core.models import TimeStampedModel
 
 
 class Classification(models.TextChoices):
+    """A collection's data class (``core.data_classes``: the policy each class implies)."""
+
     PUBLIC = "public", "Public"
     INTERNAL = "internal", "Internal"
+    # Logged scrubbed, kept for shorter periods.
+    CONFIDENTIAL = "confidential", "Confidential"
     # Restricted text never goes to an external model endpoint.
     RESTRICTED = "restricted", "Restricted"
 
@@ -46,7 +50,15 @@ class Collection(TimeStampedModel):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
-    classification = models.CharField(max_length=20, choices=Classification.choices, default=Classification.INTERNAL)
+    classification = models.CharField(
+        max_length=20, choices=Classification.choices, default=Classification.INTERNAL, verbose_name="data class",
+        help_text="Decides which model tiers may see the text, PII scrubbing, logging in clear and retention "
+        "(see the README's data classes table).",
+    )
+    # A legal hold suspends retention: nothing of this collection (its conversations' answers,
+    # interactions, files) is deleted or anonymised by the nightly retention job while it is set.
+    legal_hold = models.BooleanField(default=False, help_text="Suspend retention deletions for this collection.")
+    legal_hold_reason = models.CharField(max_length=300, blank=True)
     reader_groups = models.ManyToManyField(Group, blank=True, related_name="readable_collections")
     reader_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="readable_collections")
 
@@ -150,6 +162,10 @@ class Chunk(models.Model):
     char_start = models.PositiveIntegerField(default=0)
     char_end = models.PositiveIntegerField(default=0)
     embedding = VectorField(dimensions=384)
+    # Personal data found in ``text`` ahead of questions (core.pii, issue #14): {"types": [...],
+    # "spans": [[start, end, type], ...]}; null until scanned. A question's scrubbing then only
+    # analyses the question (the NER model is the cost).
+    pii_spans = models.JSONField(null=True, blank=True)
     # Headings weigh more than body text (weight A vs B): a question naming functools.lru_cache
     # should rank the chunk under that API entry first.
     search_vector = models.GeneratedField(

@@ -86,6 +86,11 @@ class Answer(TimeStampedModel):
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    # Privacy (issue #14): the strictest data class of the collections the answer drew on (its
+    # policy: core.data_classes), and how many personal values were replaced by placeholders
+    # before the text went to an external model (the page shows a badge when any were).
+    data_class = models.CharField(max_length=20, default="internal", db_index=True)
+    pii_masked = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["created_at"]
@@ -131,6 +136,12 @@ class Interaction(TimeStampedModel):
     outcome = models.CharField(max_length=20, default="ok")  # ok, declined, error
     error = models.TextField(blank=True)
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    # Privacy (issue #14): the data class of the text, whether ``prompt`` and ``response`` hold
+    # placeholders instead of personal values (what an external model was sent, or a class
+    # that is not logged in clear), and when retention emptied the texts (metrics stay).
+    data_class = models.CharField(max_length=20, default="internal", db_index=True)
+    pii_scrubbed = models.BooleanField(default=False)
+    texts_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -147,7 +158,13 @@ class ReviewReason(models.TextChoices):
 class ReviewItem(TimeStampedModel):
     """An answer waiting for (or given) a human decision."""
 
-    answer = models.OneToOneField(Answer, on_delete=models.CASCADE, related_name="review")
+    # The review record outlives the conversation it concerns (the asker may delete it; retention
+    # may expire it): the answer link is then null and ``question_text``/``answer_text`` keep
+    # what the reviewer judged.
+    answer = models.OneToOneField(Answer, null=True, blank=True, on_delete=models.SET_NULL, related_name="review")
+    question_text = models.TextField(blank=True)
+    answer_text = models.TextField(blank=True)
+    answer_deleted_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=20, choices=ReviewReason.choices)
     topics = models.JSONField(default=list, blank=True)
     detail = models.TextField(blank=True)

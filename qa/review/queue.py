@@ -34,10 +34,12 @@ MAX_EDIT_CHARS = 20_000
 
 
 def review_item_open(*, answer_id: int, reason: str, topics: list[str], detail: str, held: bool) -> ReviewItem:
+    # The record keeps the texts it judges: it outlives the conversation (the asker may delete it).
+    question, text = Answer.objects.filter(pk=answer_id).values_list("question", "text").get()
     item, _ = ReviewItem.objects.update_or_create(
         answer_id=answer_id,
         defaults={"reason": reason, "topics": topics, "detail": detail[:2000], "held": held,
-                  "state": ReviewState.PENDING},
+                  "state": ReviewState.PENDING, "question_text": question, "answer_text": text},
     )  # fmt: skip
     return item
 
