@@ -51,7 +51,10 @@ class Collection(TimeStampedModel):
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     classification = models.CharField(
-        max_length=20, choices=Classification.choices, default=Classification.INTERNAL, verbose_name="data class",
+        max_length=20,
+        choices=Classification.choices,
+        default=Classification.INTERNAL,
+        verbose_name="data class",
         help_text="Decides which model tiers may see the text, PII scrubbing, logging in clear and retention "
         "(see the README's data classes table).",
     )

@@ -3,7 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
 # Existing review records keep the texts they judged (they now outlive their answers), and
 # existing answers take the strictest data class of the collections they cited.
 BACKFILL_SQL = """
