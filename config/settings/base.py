@@ -471,6 +471,10 @@ QA_MAX_TURNS_CARRIED = env_int("QA_MAX_TURNS_CARRIED", 3)
 QA_PRECOMPUTE_HOUR = env_int("QA_PRECOMPUTE_HOUR", 3)
 QA_PRECOMPUTE_LOOKBACK_DAYS = env_int("QA_PRECOMPUTE_LOOKBACK_DAYS", 14)
 QA_PRECOMPUTE_MIN_ASKS = env_int("QA_PRECOMPUTE_MIN_ASKS", 3)
+# ... and by how many different people: a question only one person asked is their own words,
+# and precomputing it would copy them into the system account's conversation and the stored
+# answer's question, outside their control (issue #14: never replay a question one user asked).
+QA_PRECOMPUTE_MIN_USERS = env_int("QA_PRECOMPUTE_MIN_USERS", 2)
 QA_PRECOMPUTE_MAX_QUESTIONS = env_int("QA_PRECOMPUTE_MAX_QUESTIONS", 200)
 CELERY_BEAT_SCHEDULE["qa-precompute-answers"] = {
     "task": "qa.precompute_answers",

@@ -42,19 +42,31 @@ class Candidate:
 
 
 def frequent_questions(
-    *, days: int, min_asks: int, limit: int, embedder: EmbeddingProvider, exclude_user_id: int | None = None
+    *,
+    days: int,
+    min_asks: int,
+    limit: int,
+    embedder: EmbeddingProvider,
+    exclude_user_id: int | None = None,
+    min_users: int | None = None,
 ) -> list[Candidate]:
     """Clusters of similar questions (embedding similarity plus the near-miss guard) asked at
-    least ``min_asks`` times, most frequent first, each with the collections its answers cited."""
+    least ``min_asks`` times by at least ``min_users`` different people
+    (``QA_PRECOMPUTE_MIN_USERS`` by default), most frequent first, each with the collections its
+    answers cited."""
+    min_users = settings.QA_PRECOMPUTE_MIN_USERS if min_users is None else min_users
     since = timezone.now() - timedelta(days=days)
     answers = Answer.objects.filter(created_at__gte=since).exclude(status=AnswerStatus.FAILED)
     if exclude_user_id is not None:
         answers = answers.exclude(conversation__user_id=exclude_user_id)
-    rows = list(answers.order_by("-created_at").values_list("pk", "standalone_question", "question")[:5000])
-    counts = Counter(question_normalise(s or q) for _, s, q in rows)
+    fields = ("pk", "standalone_question", "question", "conversation__user_id")
+    rows = list(answers.order_by("-created_at").values_list(*fields)[:5000])
+    counts = Counter(question_normalise(s or q) for _, s, q, _ in rows)
     answers_of: dict[str, list[int]] = {}
-    for pk, s, q in rows:
+    askers_of: dict[str, set[int]] = {}
+    for pk, s, q, asker in rows:
         answers_of.setdefault(question_normalise(s or q), []).append(pk)
+        askers_of.setdefault(question_normalise(s or q), set()).add(asker)
     texts = [t for t, _ in counts.most_common(2000)]
     if not texts:
         return []
@@ -71,14 +83,18 @@ def frequent_questions(
         else:
             clusters.append((index, [index]))
     candidates = []
-    for rep, members in clusters:
+    for _rep, members in clusters:
         asks = sum(counts[texts[m]] for m in members)
-        if asks < min_asks:
+        # The text replayed is the most asked wording that ``min_users`` people used word for
+        # word (after normalising spaces and end punctuation): one person asking often, or
+        # several people each with their own wording, is still one person's words (the setting).
+        replayed = next((m for m in members if len(askers_of[texts[m]]) >= min_users), None)
+        if asks < min_asks or replayed is None:
             continue
         answer_ids = [a for m in members for a in answers_of[texts[m]]]
         document_ids = set(Citation.objects.filter(answer_id__in=answer_ids).values_list("document_id", flat=True))
         collections = collection_ids_of_documents(document_ids=document_ids)
         if collections:
-            candidates.append(Candidate(texts[rep], collections, asks, "logs"))
+            candidates.append(Candidate(texts[replayed], collections, asks, "logs"))
     candidates.sort(key=lambda c: -c.asks)
     return candidates[:limit]

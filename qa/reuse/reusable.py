@@ -70,24 +70,27 @@ def questions_compatible(question: str, candidate: str, *, names_on_one_side: bo
     ``names_on_one_side`` accepts code names that only one question mentions (used only when
     retrieval confirms that both questions rest on the same passages). Numbers must always
     agree: a number only one question has is a different question too (tried and measured:
-    it served the general answer to 85% of questions with a number added)."""
+    it served the general answer to 85% of questions with a number added).
+
+    The verdict's reason names the kind of difference, never the words: it is logged with the
+    lookup (``CacheLookup.reason``), and the candidate is another user's question (issue #14)."""
     a, b = Facts.of(question), Facts.of(candidate)
     if a.numbers != b.numbers:
-        return GuardVerdict(False, f"numbers differ ({sorted(a.numbers)} vs {sorted(b.numbers)})")
+        return GuardVerdict(False, "numbers differ")
     if negation_count(question) != negation_count(candidate):
         return GuardVerdict(False, "the negations differ")
     one_sided = names_on_one_side and not (a.identifiers and b.identifiers)
     if not one_sided and not _names_match(a.identifiers, b.identifiers, question, candidate):
-        return GuardVerdict(False, f"code names differ ({sorted(a.identifiers)} vs {sorted(b.identifiers)})")
+        return GuardVerdict(False, "code names differ")
     # A name must be in the other question too (in any case: "windows" matches "Windows").
     missing = [e for e in a.entities if e not in candidate.lower()] + [
         e for e in b.entities if e not in question.lower()
     ]
     if missing:
-        return GuardVerdict(False, f"names differ ({sorted(a.entities)} vs {sorted(b.entities)})")
+        return GuardVerdict(False, "names differ")
     swap = _one_word_swapped(question, candidate)
     if swap:
-        return GuardVerdict(False, f"one word differs ({swap[0]!r} vs {swap[1]!r})")
+        return GuardVerdict(False, "one word differs")
     return GuardVerdict(True)
 
 

@@ -328,8 +328,9 @@ def test_only_the_configured_number_of_turns_is_carried(handbook, settings) -> N
 def test_precompute_answers_faq_and_frequent_questions_ahead_of_demand(handbook) -> None:
     user, collection, _ = handbook
     FaqEntry.objects.create(question="How are meals covered while travelling?", collection=collection)
-    for _ in range(3):  # a frequent question in the logs
-        a = answer_create(user=user, question="What is the hotel limit in most cities?")
+    colleague = user_create(username="colleague", groups=("staff",))
+    for asker in (user, user, colleague):  # a frequent question in the logs, asked by two people
+        a = answer_create(user=asker, question="What is the hotel limit in most cities?")
         answer_run(answer_id=a.pk, emit=lambda *_: None)
     ReusableAnswer.objects.all().delete()
     report = precompute_run()
