@@ -50,23 +50,35 @@ class ReviewActionInline(admin.TabularInline):
 class ReviewItemAdmin(admin.ModelAdmin):
     list_display = ("id", "created_at", "question", "reason", "topics", "held", "state", "decided_by")
     list_filter = ("state", "reason", "held")
-    search_fields = ("answer__question", "answer__text")
-    readonly_fields = ("answer", "reason", "topics", "detail", "held", "state", "decided_by", "decided_at", "note",
-                       "answer_text", "verification")  # fmt: skip
-    exclude = ()
+    # The record outlives its answer (the conversation may be deleted): the kept texts are
+    # searched and shown, and "conversation deleted" says why the answer link is empty.
+    search_fields = ("question_text", "answer_text", "answer__question", "answer__text")
+    readonly_fields = ("answer", "answer_deleted_at", "reason", "topics", "detail", "held", "state", "decided_by",
+                       "decided_at", "note", "judged_question", "judged_answer", "verification")  # fmt: skip
+    exclude = ("question_text", "answer_text")
     inlines = [ReviewActionInline]
     actions = ["approve_selected"]
 
     @admin.display(description="Question")
     def question(self, obj: ReviewItem) -> str:
+        if obj.answer is None:
+            return f"{obj.question_text[:100]} (conversation deleted)"
         return obj.answer.question[:100]
 
-    @admin.display(description="Answer")
-    def answer_text(self, obj: ReviewItem) -> str:
+    @admin.display(description="Question judged")
+    def judged_question(self, obj: ReviewItem) -> str:
+        return obj.answer.question if obj.answer is not None else obj.question_text
+
+    @admin.display(description="Answer judged")
+    def judged_answer(self, obj: ReviewItem) -> str:
+        if obj.answer is None:
+            return f"{obj.answer_text}\n(conversation deleted)"
         return obj.answer.text
 
     @admin.display(description="Verification per sentence")
     def verification(self, obj: ReviewItem) -> str:
+        if obj.answer is None:
+            return "(conversation deleted)"
         rows = obj.answer.verification.get("sentences", [])
         return "\n".join(
             f"[{r['action']}] support {r['support']:.2f} cites {r['citations']}: {r['text']}"

@@ -1,14 +1,16 @@
-"""qa listens to ingestion: when a document leaves the index, stored answers citing it go."""
+"""qa listens to ingestion (when a document leaves the index, stored answers citing it go) and
+to its own deletions (a review record notes when the answer it judged was deleted)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
+from django.utils import timezone
 
 from ingestion.signals import document_changed
-from qa.models import BudgetPolicy
+from qa.models import Answer, BudgetPolicy, ReviewItem
 from qa.reuse.reusable import reusable_invalidate_for_documents
 from qa.services.budgets import budget_policy_forget
 
@@ -21,3 +23,13 @@ def on_document_changed(sender: Any, document_id: int, reason: str, **kwargs: An
 @receiver([post_save, post_delete], sender=BudgetPolicy, dispatch_uid="qa.budget_policy_forget")
 def on_budget_policy_changed(sender: Any, **kwargs: Any) -> None:
     budget_policy_forget()
+
+
+@receiver(pre_delete, sender=Answer, dispatch_uid="qa.review_item_answer_deleted")
+def on_answer_deleted(sender: Any, instance: Answer, **kwargs: Any) -> None:
+    """A receiver, not only the services: every path that deletes an answer (a conversation
+    deleted by its user, retention, erasure, a user deleted in the admin, a cascade) dates the
+    review record, which keeps its texts while its answer link becomes null (SET_NULL)."""
+    ReviewItem.objects.filter(answer_id=instance.pk, answer_deleted_at__isnull=True).update(
+        answer_deleted_at=timezone.now()
+    )

@@ -37,6 +37,7 @@ from qa.models import (
     Feedback,
     ReusableAnswer,
     ReviewItem,
+    ReviewState,
 )
 
 
@@ -112,18 +113,34 @@ def reusable_list_readable(*, user: User | AnonymousUser) -> QuerySet[ReusableAn
     return ReusableAnswer.objects.filter(RawSQL(sql, params, output_field=BooleanField()))  # noqa: S611 - parameters
 
 
+def review_items_visible(*, user: User | AnonymousUser) -> QuerySet[ReviewItem]:
+    """Review items ``user`` may see: those of answers they may review
+    (``answer_list_reviewable``) and, once the answer is deleted (the record keeps the texts
+    it judged), those they decided themselves. Whose documents a deleted answer drew on can no
+    longer be checked, so other reviewers do not see it; superusers, who read everything, do."""
+    if not user.is_authenticated:
+        return ReviewItem.objects.none()
+    if getattr(user, "is_superuser", False):
+        return ReviewItem.objects.all()
+    return ReviewItem.objects.filter(
+        Q(answer__in=answer_list_reviewable(user=user)) | Q(answer__isnull=True, decided_by=user)
+    )
+
+
 def review_queue(
     *, user: User | AnonymousUser, state: str = "pending", topic: str = "", reason: str = "", held: str = ""
 ) -> QuerySet[ReviewItem]:
-    """Review items of answers ``user`` may see (``answer_list_reviewable``), oldest first,
-    filtered by state, topic, reason and whether the user waits."""
+    """Review items ``user`` may see (``review_items_visible``), oldest first, filtered by
+    state, topic, reason and whether the user waits."""
     items = (
-        ReviewItem.objects.filter(answer__in=answer_list_reviewable(user=user))
+        review_items_visible(user=user)
         .select_related("answer__conversation__user", "decided_by")
         .order_by("created_at")
     )
     if state:
         items = items.filter(state=state)
+    if state == ReviewState.PENDING:  # nothing to decide once the answer is deleted
+        items = items.filter(answer__isnull=False)
     if topic:
         items = items.filter(topics__contains=[topic])
     if reason:
@@ -135,7 +152,7 @@ def review_queue(
 
 def review_item_get(*, user: User | AnonymousUser, item_id: int) -> ReviewItem | None:
     return (
-        ReviewItem.objects.filter(answer__in=answer_list_reviewable(user=user))
+        review_items_visible(user=user)
         .select_related("answer__conversation__user", "decided_by")
         .prefetch_related("answer__citations", "actions__reviewer")
         .filter(pk=item_id)

@@ -148,8 +148,9 @@ class ReviewItemView(ReviewerRequiredMixin, View):
         item = review_item_get(user=request.user, item_id=item_id)
         if item is None:
             raise Http404("No such review item.")
-        return render(request, "qa/review_item.html", {"item": item, "answer": item.answer,
-                                                        "sentences": item.answer.verification.get("sentences", [])})  # fmt: skip
+        # The answer is None once its conversation was deleted: the record shows the kept texts.
+        sentences = item.answer.verification.get("sentences", []) if item.answer is not None else []
+        return render(request, "qa/review_item.html", {"item": item, "answer": item.answer, "sentences": sentences})
 
     def post(self, request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         action = request.POST.get("action", "")

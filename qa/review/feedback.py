@@ -35,11 +35,20 @@ def feedback_submit(*, user: User, answer_id: int, helpful: bool, reason: str = 
         raise ApplicationError(f"The comment is longer than {MAX_COMMENT_CHARS:,} characters.")
     if helpful:
         reason = ""
-    feedback, _ = Feedback.objects.update_or_create(
-        answer=answer, user=user,
-        defaults={"helpful": helpful, "reason": reason, "comment": comment,
-                  "triage_state": "" if helpful else TriageState.OPEN, "triaged_by": None, "triage_note": ""},
-    )  # fmt: skip
+    previous = Feedback.objects.select_for_update().filter(answer=answer, user=user).first()
+    if previous is not None and (previous.helpful, previous.reason) == (helpful, reason):
+        # The same rating again (perhaps another comment): the reviewer's triage of it stands.
+        Feedback.objects.filter(pk=previous.pk).update(comment=comment, updated_at=timezone.now())
+        feedback = Feedback.objects.get(pk=previous.pk)
+    else:
+        # A new rating is a new complaint (or none): it opens afresh. The reviewer's triage of
+        # the old one is not lost: each triage wrote a feedback.triaged audit event (state,
+        # reviewer, note), which this reset does not touch.
+        feedback, _ = Feedback.objects.update_or_create(
+            answer=answer, user=user,
+            defaults={"helpful": helpful, "reason": reason, "comment": comment,
+                      "triage_state": "" if helpful else TriageState.OPEN, "triaged_by": None, "triage_note": ""},
+        )  # fmt: skip
     if not helpful and reason == FeedbackReason.INCORRECT:
         _reusable_withdraw(answer=answer, by=user, curated_too=user_roles(user=user).is_reviewer)
     return feedback

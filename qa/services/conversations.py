@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from core.errors import ApplicationError
-from qa.models import Answer, AnswerStatus, Conversation
+from qa.models import Answer, AnswerStatus, CacheLookup, Conversation, Interaction, ReusableAnswer, ReuseOrigin
 
 _FOLLOW_UP = re.compile(r"\b(it|its|that|this|they|them|those|these|he|she|one|ones|same|above|previous)\b", re.I)
 
@@ -30,7 +30,26 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
 
 
 @transaction.atomic
+def answer_traces_delete(*, answer_ids: list[int]) -> dict[str, int]:
+    """Delete the copies of these answers' questions that would otherwise outlive them (their
+    foreign keys are SET_NULL): the model interactions (the prompt carries the question), the
+    cache lookups, and the cached answers built from them (stored under the asker's question).
+    Reviewer-curated answers stay: they are a reviewer's decision, served again to others
+    (erasure replaces their question text instead). Review records stay too, with the texts
+    they judged (``receivers.on_answer_deleted`` dates them). Returns the counts deleted."""
+    interactions, _ = Interaction.objects.filter(answer_id__in=answer_ids).delete()
+    lookups, _ = CacheLookup.objects.filter(answer_id__in=answer_ids).delete()
+    cached, _ = ReusableAnswer.objects.filter(
+        source_answer_id__in=answer_ids, origin__in=[ReuseOrigin.CACHED, ReuseOrigin.PRECOMPUTED]
+    ).delete()
+    return {"interactions": interactions, "cache_lookups": lookups, "cached_answers": cached}
+
+
+@transaction.atomic
 def conversation_delete(*, conversation: Conversation) -> None:
+    """Delete a conversation, its answers and their traces (``answer_traces_delete``): what
+    the user deleted is gone, except the review records that judged its answers."""
+    answer_traces_delete(answer_ids=list(conversation.answers.values_list("pk", flat=True)))
     conversation.delete()
 
 
