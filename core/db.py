@@ -27,10 +27,12 @@ def local_setting(name: str, value: str) -> Iterator[None]:
     request, a test, an answer written in one transaction) a 40 ms statement timeout set for
     one bounded query went on to cancel every later query of that transaction. Here the
     previous value is read first and restored on the way out (an error rolls the enclosing
-    savepoint back, which undoes the setting too)."""
+    savepoint back, which undoes the setting too). A custom setting (``verity.x``) that was never
+    set reads as NULL and is restored as empty."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting(%s)", [name])
-        previous = cursor.fetchone()[0]
+        cursor.execute("SELECT current_setting(%s, true)", [name])
+        row = cursor.fetchone()
+        previous = "" if row[0] is None else row[0]
         cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
         yield
         cursor.execute("SELECT set_config(%s, %s, true)", [name, previous])

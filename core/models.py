@@ -65,10 +65,12 @@ class AuditEvent(models.Model):
     """One entry of the append-only audit trail (core.services.audit writes and verifies it).
 
     Append-only twice over: ``save()`` and ``delete()`` refuse an existing row, and a database
-    trigger (migration 0002) refuses ``UPDATE`` and ``DELETE`` from any client. The actor is a
-    copied id and name, not a foreign key: the record must outlive the user. ``hash`` chains the
-    rows (sha256 of the previous row's hash and this row's content), so an edit made around the
-    trigger (by the table's owner) or a deleted row shows up in ``manage.py audit_verify``."""
+    trigger (migration 0004) refuses ``UPDATE`` and ``DELETE`` from any client, except two
+    privileged changes made by core.services.audit alone: anonymising a person (erasure) and
+    deleting the oldest rows (retention). The actor is a copied id and name, not a foreign key:
+    the record must outlive the user. ``hash`` chains the rows (sha256 of the previous row's
+    hash and this row's content), so an edit made around the trigger (by the table's owner) or
+    a deleted row shows up in ``manage.py audit_verify``."""
 
     seq = models.BigIntegerField(unique=True)
     created_at = models.DateTimeField(db_index=True)
@@ -85,6 +87,12 @@ class AuditEvent(models.Model):
     ip = models.CharField(max_length=45, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The hash covers the personal fields through this digest (core.services.audit explains
+    # why): erasure can anonymise them later without breaking the chain.
+    personal_salt = models.CharField(max_length=32, blank=True)  # emptied when the row is redacted
+    personal_digest = models.CharField(max_length=64, blank=True)
+    redacted_at = models.DateTimeField(null=True, blank=True)
+    redacted_by_seq = models.BigIntegerField(null=True, blank=True)  # the erasure's own audit event
 
     class Meta:
         ordering = ["-seq"]

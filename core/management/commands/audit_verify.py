@@ -18,4 +18,6 @@ class Command(BaseCommand):
         report = audit_verify()
         if not report.ok:
             raise CommandError(f"audit chain broken at seq {report.broken_seq}: {report.reason}")
-        self.stdout.write(f"audit chain intact: {report.checked} events")
+        since = f" from seq {report.start_seq} (older events removed by retention)" if report.start_seq > 1 else ""
+        redacted = f", {report.redacted} anonymised by erasure" if report.redacted else ""
+        self.stdout.write(f"audit chain intact: {report.checked} events{since}{redacted}")
