@@ -44,8 +44,10 @@ def review_item_open(*, answer_id: int, reason: str, topics: list[str], detail: 
     return item
 
 
-def _locked_pending(item_id: int, reviewer: User) -> ReviewItem:
-    # A reviewer decides only on answers they may see (the queue's own access rule).
+def _locked_pending(item_id: int, reviewer: User) -> tuple[ReviewItem, Answer]:
+    """The pending item and its answer, locked. A reviewer decides only on answers they may see
+    (the queue's own access rule), so never on one whose conversation was deleted (the filter
+    needs the answer: the item's answer is then null and nothing is left to decide)."""
     item = (
         ReviewItem.objects.select_for_update()
         .select_related("answer__conversation")
@@ -56,7 +58,10 @@ def _locked_pending(item_id: int, reviewer: User) -> ReviewItem:
         raise ApplicationError("That review item does not exist.")
     if item.state != ReviewState.PENDING:
         raise ApplicationError(f"This answer was already {item.get_state_display().lower()}.")
-    return item
+    answer = item.answer
+    if answer is None:  # unreachable through the filter above; says so to the type checker
+        raise ApplicationError("That review item does not exist.")
+    return item, answer
 
 
 def _notify_user(answer: Answer) -> None:
@@ -110,8 +115,7 @@ def review_approve(
     *, item_id: int, reviewer: User, text: str | None = None, note: str = "", request: AuditRequest | None = None
 ) -> ReviewItem:
     """Approve a held or flagged answer, optionally with an edited text; it becomes curated. Audited."""
-    item = _locked_pending(item_id, reviewer)
-    answer = item.answer
+    item, answer = _locked_pending(item_id, reviewer)
     before = answer.text
     edited = text is not None and text.strip() != before.strip()
     after = _clean_edit(text, answer) if edited and text is not None else before
@@ -137,8 +141,7 @@ def review_reject(*, item_id: int, reviewer: User, note: str, request: AuditRequ
     note = note.strip()
     if not note:
         raise ApplicationError("Say why the answer is rejected; the note is shown to the user.")
-    item = _locked_pending(item_id, reviewer)
-    answer = item.answer
+    item, answer = _locked_pending(item_id, reviewer)
     item.state, item.decided_by, item.decided_at, item.note = (
         ReviewState.REJECTED,
         reviewer,
