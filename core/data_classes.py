@@ -125,8 +125,13 @@ def data_class_policy(data_class: DataClass | str) -> DataClassPolicy:
     retention = dict(policy.retention_days)
     for name, days in (override.get("retention") or {}).items():
         retention[RetentionKind(name)] = None if days is None else int(days)
-    fields = {k: bool(v) for k, v in override.items() if k != "retention"}
-    return replace(policy, retention_days=retention, **fields)
+    return replace(
+        policy,
+        retention_days=retention,
+        external_models=bool(override.get("external_models", policy.external_models)),
+        scrub_pii_external=bool(override.get("scrub_pii_external", policy.scrub_pii_external)),
+        log_text_clear=bool(override.get("log_text_clear", policy.log_text_clear)),
+    )
 
 
 def data_class_strictest(classes: Iterable[DataClass | str], *, default: DataClass = DataClass.INTERNAL) -> DataClass:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
@@ -433,7 +433,13 @@ def _span_trim(*, text: str, start: int, end: int) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- scrub and restore
-def pii_scrub(*, texts: Sequence[str], enabled: frozenset[PiiType], known: Placeholders | None = None) -> Scrubbed:
+def pii_scrub(
+    *,
+    texts: Sequence[str],
+    enabled: frozenset[PiiType],
+    known: Placeholders | None = None,
+    detected: Sequence[tuple[PiiSpan, ...] | None] | None = None,
+) -> Scrubbed:
     """Replace each personal value in ``texts`` (one request: question, history, passages) with a
     typed, numbered placeholder.
 
@@ -441,7 +447,8 @@ def pii_scrub(*, texts: Sequence[str], enabled: frozenset[PiiType], known: Place
     result's placeholders are passed as ``known``; numbering per type continues after ``known``.
     Only the types in ``enabled`` are looked for (callers pass ``PII_TYPES_DEFAULT`` plus the
     national ids the settings enable). ``Scrubbed.found`` counts the values replaced per type in
-    this call.
+    this call. ``detected``: detections already known for some texts (a passage scanned at
+    ingestion, :func:`pii_spans_load`), None for the texts to analyse now.
     """
     mapping: dict[str, str] = dict(known.mapping) if known else {}
     by_value: dict[tuple[PiiType, str], str] = {}
@@ -453,17 +460,23 @@ def pii_scrub(*, texts: Sequence[str], enabled: frozenset[PiiType], known: Place
             by_value[(kind, original)] = placeholder
             next_number[kind] = max(next_number[kind], int(match.group(2)))
 
-    detected = pii_detect(texts=texts, enabled=enabled)
+    given = list(detected) if detected is not None else [None] * len(texts)
+    if len(given) != len(texts):
+        raise ValueError("detected must have one entry per text")
+    todo = [i for i, spans in enumerate(given) if spans is None]
+    for index, spans in zip(todo, pii_detect(texts=[texts[i] for i in todo], enabled=enabled), strict=True):
+        given[index] = spans
+    found_spans: list[tuple[PiiSpan, ...]] = [spans or () for spans in given]
     values: dict[str, PiiType] = {
         original: kind for (kind, original) in by_value if kind in enabled and original.strip()
     }
-    for text, spans in zip(texts, detected, strict=True):
+    for text, spans in zip(texts, found_spans, strict=True):
         for span in spans:
             values.setdefault(text[span.start : span.end], span.type)
 
     found: Counter[PiiType] = Counter()
     out: list[str] = []
-    for text, spans in zip(texts, detected, strict=True):
+    for text, spans in zip(texts, found_spans, strict=True):
         pieces: list[str] = []
         position = 0
         for span in _spans_repeat(text=text, spans=spans, values=values):
@@ -481,6 +494,44 @@ def pii_scrub(*, texts: Sequence[str], enabled: frozenset[PiiType], known: Place
         pieces.append(text[position:])
         out.append("".join(pieces))
     return Scrubbed(texts=tuple(out), placeholders=Placeholders(mapping=mapping), found=MappingProxyType(dict(found)))
+
+
+def pii_mask_known(*, text: str, placeholders: Placeholders) -> tuple[str, int]:
+    """``text`` with every value of ``placeholders`` (a request's, from :func:`pii_scrub`)
+    replaced by its placeholder wherever it occurs as a whole word, and how many were replaced.
+
+    No detection runs: this masks text built from parts already scrubbed (a prompt assembled
+    from the question and passages, a model's response that repeats them) at the cost of a
+    regular expression."""
+    by_value = {original: placeholder for placeholder, original in placeholders.mapping.items() if original.strip()}
+    if not by_value or not text:
+        return text, 0
+    pattern = re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(by_value, key=len, reverse=True)) + r")(?!\w)"
+    )
+    count = 0
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return by_value[match.group(0)]
+
+    return pattern.sub(swap, text), count
+
+
+def pii_spans_dump(*, spans: Sequence[PiiSpan], enabled: frozenset[PiiType]) -> dict[str, list[Any]]:
+    """Detections as stored with a text (``Chunk.pii_spans``), with the types looked for."""
+    return {"types": sorted(t.value for t in enabled), "spans": [[s.start, s.end, s.type.value] for s in spans]}
+
+
+def pii_spans_load(*, data: Mapping[str, Any] | None, enabled: frozenset[PiiType]) -> tuple[PiiSpan, ...] | None:
+    """Stored detections, if they were made for exactly these types (None: detect again)."""
+    if not data or sorted(t.value for t in enabled) != data.get("types"):
+        return None
+    try:
+        return tuple(PiiSpan(start=int(a), end=int(b), type=PiiType(t)) for a, b, t in data.get("spans", []))
+    except (TypeError, ValueError):
+        return None
 
 
 def pii_restore(*, text: str, placeholders: Mapping[str, str]) -> str:

@@ -53,3 +53,11 @@ def process_document(self, document_id: int) -> dict[str, object]:  # type: igno
         document_fail(document_id=document_id, reason=FAILURE_UNEXPECTED, detail=failure_detail(exc))
         return {"document_id": document_id, "status": "failed"}
     return {"document_id": result.document_id, "status": result.status, "chunks": result.chunk_count}
+
+
+@shared_task(name="ingestion.pii_scan", acks_late=True)
+def pii_scan() -> dict[str, object]:
+    """Off-peak: find personal data in passages not scanned yet (``services.pii_scan``)."""
+    from ingestion.services.pii_scan import chunks_pii_scan
+
+    return chunks_pii_scan(limit=settings.PII_SCAN_BATCH)

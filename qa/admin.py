@@ -132,8 +132,11 @@ class ReusableAnswerAdmin(admin.ModelAdmin):
 
 @admin.register(Interaction)
 class InteractionAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "created_at", "provider", "model", "outcome", "tokens_in", "tokens_out", "total_ms")
-    list_filter = ("provider", "outcome")
+    list_display = (
+        "id", "created_at", "provider", "model", "outcome", "data_class", "pii_scrubbed", "tokens_in", "tokens_out",
+        "total_ms",
+    )  # fmt: skip
+    list_filter = ("provider", "outcome", "data_class", "pii_scrubbed")
 
 
 @admin.register(ModelTier)

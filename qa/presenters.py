@@ -69,6 +69,9 @@ def answer_payload(answer: Answer) -> dict[str, Any]:
         "cost": str(answer.cost),
         # The stored answer's own question is another user's words: never shown to this reader.
         "reused": {"origin": reused.origin, "question": answer.question} if reused is not None else None,
+        # The data class of the evidence and how many personal values were replaced by
+        # placeholders before an external model saw the text (the reader sees the originals).
+        "privacy": {"data_class": answer.data_class, "pii_masked": answer.pii_masked},
     }
 
 

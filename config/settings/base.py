@@ -340,6 +340,11 @@ EMBEDDING_WARMUP = env_bool("EMBEDDING_WARMUP", True)
 # always looked for; national ids only when named here (US_SSN, UK_NHS, UK_NINO), because their
 # loose patterns (an SSN is any 3-2-4 digit group) cost precision where they do not apply.
 PII_NATIONAL_IDS = env_list("PII_NATIONAL_IDS", [])
+# Passages are scanned for personal data off-peak (ingestion.pii_scan, up to PII_SCAN_BATCH
+# passages a night) so that a question's scrubbing only analyses the question; a passage not
+# scanned yet is analysed when a question first sends it out, and its result stored.
+PII_SCAN_BATCH = env_int("PII_SCAN_BATCH", 20000)
+PII_SCAN_HOUR = env_int("PII_SCAN_HOUR", 3)
 # Language models: the built-in extractive provider needs no weights and no network.
 LLM_PROVIDER = env_str("LLM_PROVIDER", "extractive")
 LLM_FALLBACK_CHAIN = env_list("LLM_FALLBACK_CHAIN", ["extractive"])
@@ -476,6 +481,10 @@ QA_PRECOMPUTE_MIN_ASKS = env_int("QA_PRECOMPUTE_MIN_ASKS", 3)
 # answer's question, outside their control (issue #14: never replay a question one user asked).
 QA_PRECOMPUTE_MIN_USERS = env_int("QA_PRECOMPUTE_MIN_USERS", 2)
 QA_PRECOMPUTE_MAX_QUESTIONS = env_int("QA_PRECOMPUTE_MAX_QUESTIONS", 200)
+CELERY_BEAT_SCHEDULE["ingestion-pii-scan"] = {
+    "task": "ingestion.pii_scan",
+    "schedule": crontab(minute=30, hour=PII_SCAN_HOUR),
+}
 CELERY_BEAT_SCHEDULE["qa-precompute-answers"] = {
     "task": "qa.precompute_answers",
     "schedule": crontab(minute=0, hour=QA_PRECOMPUTE_HOUR),

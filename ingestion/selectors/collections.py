@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
+from core.data_classes import DataClass, data_class_policy, data_class_strictest
 from ingestion.models import (
-    Classification,
     Collection,
     Document,
     HighStakesPolicy,
@@ -104,7 +104,14 @@ class AnswerPolicy:
     confidence_high: float
     confidence_medium: float
     confidence_floor: float
-    restricted: bool = False  # some evidence is from a collection classified "restricted"
+    # The strictest data class of those collections (core.data_classes: its policy steers every
+    # model call, what is logged and how long it is kept).
+    data_class: str = DataClass.INTERNAL
+
+    @property
+    def restricted(self) -> bool:
+        """Some evidence may not leave the machine (no external model tier, judge included)."""
+        return data_class_policy(self.data_class).restricted
 
 
 def answer_policy_for(*, collection_ids: list[int]) -> AnswerPolicy:
@@ -135,7 +142,7 @@ def answer_policy_for(*, collection_ids: list[int]) -> AnswerPolicy:
         confidence_high=max(r["confidence_high"] for r in rows),
         confidence_medium=max(r["confidence_medium"] for r in rows),
         confidence_floor=max(r["confidence_floor"] for r in rows),
-        restricted=any(r["classification"] == Classification.RESTRICTED for r in rows),
+        data_class=data_class_strictest(r["classification"] for r in rows),
     )
 
 

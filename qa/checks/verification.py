@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -308,6 +308,16 @@ class JudgeCall:
     response: str
     total_ms: float
     error: str = ""
+    pii_scrubbed: bool = False  # the messages hold placeholders (what an external judge was sent)
+
+
+class TextPrivacy(Protocol):
+    """An answer's data-class rules for a model call other than the answering one
+    (``qa.pipeline.privacy.RequestPrivacy``)."""
+
+    def texts_outbound(self, *, texts: Sequence[str], external: bool) -> tuple[list[str], bool]: ...
+
+    def texts_logged(self, *, texts: Sequence[str], scrubbed: bool) -> tuple[list[str], bool]: ...
 
 
 class JudgeVerifier:
@@ -317,6 +327,7 @@ class JudgeVerifier:
 
     name = "judge-v1"
     on_call: Callable[[JudgeCall], None] | None = None
+    privacy: TextPrivacy | None = None  # set per answer (``logged``): scrubbing and the log's texts
 
     def __init__(
         self, *, url: str, model: str, api_key: str, fallback: Verifier, timeout: float = 20.0, external: bool = True,
@@ -335,6 +346,11 @@ class JudgeVerifier:
         numbered = "\n".join(f"{i + 1}. {strip_citations(c)}" for i, c in enumerate(claims))
         template = self.prompt or prompt_current(prompt_id="judge")
         messages = template.render(passages=listing, claims=numbered)
+        scrubbed = False
+        if self.privacy is not None:
+            # An external judge gets personal data as the answer's placeholders (its class's rule).
+            sent, scrubbed = self.privacy.texts_outbound(texts=[m["content"] for m in messages], external=self.external)
+            messages = [{**m, "content": text} for m, text in zip(messages, sent, strict=True)]
         started, content = time.perf_counter(), ""
         try:
             content = judge_call(
@@ -346,24 +362,35 @@ class JudgeVerifier:
             supports = [[PassageSupport(float(v)) for v in row] for row in scores]
         except (httpx.HTTPError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
             logger.warning("verification.judge_failed error=%s; using %s", exc, self.fallback.name)
-            self._record(template, messages, content, started, error=f"{type(exc).__name__}: {exc}")
+            self._record(template, messages, content, started, scrubbed, error=f"{type(exc).__name__}: {exc}")
             return self.fallback.support(claims=claims, passages=passages)
-        self._record(template, messages, content, started)
+        self._record(template, messages, content, started, scrubbed)
         return supports
 
     def _record(
-        self, template: PromptTemplate, messages: list[dict[str, str]], content: str, started: float, error: str = ""
-    ) -> None:
-        if self.on_call is not None:
-            self.on_call(JudgeCall(model=self.model, prompt_key=template.key, messages=messages, response=content,
-                                   total_ms=(time.perf_counter() - started) * 1000, error=error))  # fmt: skip
+        self, template: PromptTemplate, messages: list[dict[str, str]], content: str, started: float, scrubbed: bool,
+        error: str = "",
+    ) -> None:  # fmt: skip
+        if self.on_call is None:
+            return
+        if self.privacy is not None:
+            logged, scrubbed = self.privacy.texts_logged(texts=[m["content"] for m in messages], scrubbed=scrubbed)
+            messages = [{**m, "content": text} for m, text in zip(messages, logged, strict=True)]
+        self.on_call(JudgeCall(model=self.model, prompt_key=template.key, messages=messages, response=content,
+                               total_ms=(time.perf_counter() - started) * 1000, error=error,
+                               pii_scrubbed=scrubbed))  # fmt: skip
 
-    def logged(self, on_call: Callable[[JudgeCall], None], *, prompt: PromptTemplate | None = None) -> JudgeVerifier:
+    def logged(
+        self, on_call: Callable[[JudgeCall], None], *, prompt: PromptTemplate | None = None,
+        privacy: TextPrivacy | None = None,
+    ) -> JudgeVerifier:  # fmt: skip
         """This judge for one answer: its calls reported to ``on_call`` (the answer's log), its
-        prompt the version chosen for the answer (None: keep this judge's)."""
+        prompt the version chosen for the answer (None: keep this judge's), its texts scrubbed
+        by the answer's data-class rules (``privacy``)."""
         bound = copy.copy(self)
         bound.on_call = on_call
         bound.prompt = prompt or self.prompt
+        bound.privacy = privacy
         return bound
 
 

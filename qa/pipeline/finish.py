@@ -52,6 +52,7 @@ class Progress:
     high_stakes: tuple[str, ...] = ()
     route: Mapping[str, Any] | None = None  # set once a model chain was chosen
     spend: AnswerSpend | None = None  # set once a model was called
+    pii_masked: int = 0  # personal values replaced before an external model (the page's badge)
 
     def fields(self) -> dict[str, Any]:
         """The answer's fields these stages set (those they did not reach keep their value)."""
@@ -62,6 +63,8 @@ class Progress:
             values["route"] = dict(self.route)
         if self.spend is not None:
             values.update(tokens_in=self.spend.tokens_in, tokens_out=self.spend.tokens_out, cost=self.spend.cost)
+        if self.pii_masked:
+            values["pii_masked"] = self.pii_masked
         return values
 
     def add(self, *, timings: Mapping[str, float] | None = None, **fields: Any) -> Progress:
@@ -119,11 +122,15 @@ class Crashed:
 Outcome = Delivered | Declined | Reused | Crashed
 
 
-def answer_mark_streaming(*, answer_id: int, route: Mapping[str, Any], high_stakes: list[str], prompt_key: str) -> None:
-    """The model is about to write: the answer is streaming, with the route chosen for it and
-    the prompt version it is sent (a retried task starts again from the first version)."""
+def answer_mark_streaming(
+    *, answer_id: int, route: Mapping[str, Any], high_stakes: list[str], prompt_key: str, data_class: str
+) -> None:
+    """The model is about to write: the answer is streaming, with the route chosen for it, the
+    prompt version it is sent (a retried task starts again from the first version) and the data
+    class of its evidence (retention and the log follow it)."""
     fields: dict[str, Any] = {
         "status": AnswerStatus.STREAMING, "route": dict(route), "prompt_key": prompt_key, "prompt_fallback_used": False,
+        "data_class": data_class,
     }  # fmt: skip
     if high_stakes:
         fields["high_stakes"] = high_stakes

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from core.pii import PlaceholderRestorer
 from prompts.contracts import PromptTemplate
 from providers.llm.base import LLMDeclined, LLMError, LLMProvider, LLMRequest, StreamStats
 from qa.checks.verification import JudgeCall, JudgeVerifier, Verifier
 from qa.models import Interaction
+from qa.pipeline.privacy import Outbound, RequestPrivacy
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class GatewayResult:
     model_first_token_ms: float | None = None
     interaction_ids: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    pii_masked: int = 0  # personal values replaced by placeholders in what the answering model was sent
 
 
 def gateway_stream(
@@ -55,21 +58,34 @@ def gateway_stream(
     answer_id: int | None,
     on_token: Callable[[str], None],
     on_reset: Callable[[str], None] | None = None,
+    privacy: RequestPrivacy | None = None,
 ) -> GatewayResult:
+    """Stream the first answer of the chain to ``on_token``. With ``privacy`` (the answer's data
+    class), an endpoint that leaves the machine is sent the request with personal data replaced
+    by placeholders and the reader is streamed the originals back; the log keeps what was sent."""
     errors: list[str] = []
     interaction_ids: list[int] = []
     for index, provider in enumerate(providers):
+        outbound = privacy.outbound(request=request, external=provider.external) if privacy else Outbound(request)
+        restorer = PlaceholderRestorer(placeholders=outbound.placeholders.mapping) if outbound.placeholders else None
         started = time.perf_counter()
         stats = StreamStats()
         pieces: list[str] = []
+        shown: list[str] = []
         first_token_ms: float | None = None
         outcome, error = CallOutcome.OK, ""
         try:
-            for piece in provider.stream(request, stats):
+            for piece in provider.stream(outbound.request, stats):
                 if first_token_ms is None:
                     first_token_ms = (time.perf_counter() - started) * 1000
                 pieces.append(piece)
-                on_token(piece)
+                visible = restorer.feed(piece) if restorer is not None else piece
+                if visible:
+                    shown.append(visible)
+                    on_token(visible)
+            if restorer is not None and (rest := restorer.flush()):
+                shown.append(rest)
+                on_token(rest)
         except LLMDeclined as exc:
             outcome, error = CallOutcome.DECLINED, str(exc)
         except LLMError as exc:
@@ -78,36 +94,45 @@ def gateway_stream(
             logger.exception("gateway.provider_crashed provider=%s", provider.name)
             outcome, error = CallOutcome.ERROR, f"{type(exc).__name__}: {exc}"
         total_ms = (time.perf_counter() - started) * 1000
+        response = "".join(pieces)
+        messages, logged_response, scrubbed = (
+            privacy.logged(request=request, outbound=outbound, response=response)
+            if privacy is not None
+            else (request.messages, response, False)
+        )
         interaction = Interaction.objects.create(
             answer_id=answer_id,
             provider=provider.name,
             model=provider.model_id,
             prompt_key=request.prompt_key,
             prompt={
-                "messages": request.messages,
+                "messages": messages,
                 "max_output_tokens": request.max_output_tokens,
                 "temperature": request.temperature,
             },
-            response="".join(pieces),
+            response=logged_response,
             tokens_in=stats.tokens_in,
             tokens_out=stats.tokens_out,
             first_token_ms=first_token_ms,
             total_ms=total_ms,
             outcome=outcome,
             error=error,
+            data_class=privacy.data_class if privacy is not None else "internal",
+            pii_scrubbed=scrubbed,
         )
         interaction_ids.append(interaction.pk)
         logger.info(
-            "gateway.call provider=%s model=%s outcome=%s ttft_ms=%s total_ms=%.0f",
+            "gateway.call provider=%s model=%s outcome=%s ttft_ms=%s total_ms=%.0f pii_masked=%s",
             provider.name,
             provider.model_id,
             outcome,
             first_token_ms,
             total_ms,
+            outbound.masked,
         )
         if outcome in (CallOutcome.OK, CallOutcome.DECLINED):
             return GatewayResult(
-                text="".join(pieces) if outcome == CallOutcome.OK else "",
+                text="".join(shown) if outcome == CallOutcome.OK else "",
                 provider=provider.name,
                 model=provider.model_id,
                 fallback_used=index > 0,
@@ -116,6 +141,7 @@ def gateway_stream(
                 model_first_token_ms=first_token_ms,
                 interaction_ids=interaction_ids,
                 errors=errors,
+                pii_masked=outbound.masked,
             )
         errors.append(f"{provider.name}: {error}")
         if pieces and on_reset is not None:
@@ -126,11 +152,14 @@ def gateway_stream(
 JUDGE_PROVIDER = "judge"  # Interaction.provider of the judge verifier's calls
 
 
-def verifier_logged(verifier: Verifier, *, answer_id: int, prompt: PromptTemplate | None = None) -> Verifier:
+def verifier_logged(
+    verifier: Verifier, *, answer_id: int, prompt: PromptTemplate | None = None, privacy: RequestPrivacy | None = None
+) -> Verifier:
     """The verifier of one answer, its model calls (a judge's) logged as the answer's
     interactions with the prompt version they sent, like the answering model's; ``prompt``: the
     ``judge`` version chosen for the answer with the others (a label moved mid-answer cannot
-    mix versions)."""
+    mix versions); ``privacy``: the answer's data class, which scrubs what an external judge is
+    sent and what the log keeps, with the answer's placeholders."""
     if not isinstance(verifier, JudgeVerifier):
         return verifier
 
@@ -139,6 +168,7 @@ def verifier_logged(verifier: Verifier, *, answer_id: int, prompt: PromptTemplat
             answer_id=answer_id, provider=JUDGE_PROVIDER, model=call.model, prompt_key=call.prompt_key,
             prompt={"messages": call.messages, "temperature": 0}, response=call.response, total_ms=call.total_ms,
             outcome=CallOutcome.ERROR if call.error else CallOutcome.OK, error=call.error,
+            data_class=privacy.data_class if privacy is not None else "internal", pii_scrubbed=call.pii_scrubbed,
         )  # fmt: skip
 
-    return verifier.logged(record, prompt=prompt)
+    return verifier.logged(record, prompt=prompt, privacy=privacy)

@@ -68,7 +68,11 @@ def answer_generate(
         for p in plan.request.passages
     ]})  # fmt: skip
     answer_mark_streaming(
-        answer_id=answer.pk, route=plan.route, high_stakes=verdict.high_stakes, prompt_key=plan.request.prompt_key
+        answer_id=answer.pk,
+        route=plan.route,
+        high_stakes=verdict.high_stakes,
+        prompt_key=plan.request.prompt_key,
+        data_class=plan.privacy.data_class,
     )
     if verdict.held:
         topics = " and ".join(verdict.high_stakes)
@@ -101,7 +105,7 @@ def _call(*, loaded: Loaded, plan: Plan, relay: StreamRelay, settled: tuple[int,
     try:
         result = gateway_stream(
             request=plan.request, providers=list(plan.chain), answer_id=answer.pk, on_token=relay.on_token,
-            on_reset=relay.on_reset,
+            on_reset=relay.on_reset, privacy=plan.privacy,
         )  # fmt: skip
     except GatewayFailed as exc:
         logger.warning("qa.all_providers_failed answer_id=%s errors=%s", answer.pk, exc)

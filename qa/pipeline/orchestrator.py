@@ -135,7 +135,7 @@ def _answer_stages(
     plan, generated, checked = _generate_and_check(
         loaded=loaded, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps
     )
-    progress = progress.add(route=plan.route, spend=generated.spend)
+    progress = progress.add(route=plan.route, spend=generated.spend, pii_masked=plan.privacy.masked_total())
     if generated.result is None:
         outcome = Declined(
             reason=loaded.prompts.wording.text("decline_no_model"), status=AnswerStatus.FAILED,

@@ -5,7 +5,7 @@ passages are suspect of instructions (the stream then goes sentence by sentence)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prompts.services.selection import PromptId
@@ -17,6 +17,7 @@ from qa.pipeline.deps import PipelineDeps
 from qa.pipeline.gate import GateVerdict
 from qa.pipeline.gateway import verifier_logged
 from qa.pipeline.load import Loaded
+from qa.pipeline.privacy import RequestPrivacy
 from qa.pipeline.prompt import prompt_build
 from qa.pipeline.retrieve import Retrieved
 from qa.pipeline.routing import EXTRACTIVE, question_features, route_choose
@@ -36,6 +37,9 @@ class Plan:
     # Set when a passage is suspect of text addressed to the model: sentences off the question
     # are held back (stream and final answer) and the stream goes sentence by sentence.
     relevance: QuestionRelevance | None
+    # The data class's rules for every model call of the answer: PII scrubbing before external
+    # endpoints, what the log keeps (``qa.pipeline.privacy``).
+    privacy: RequestPrivacy = field(default_factory=lambda: RequestPrivacy.for_data_class("internal"))
 
 
 def answer_plan(*, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, deps: PipelineDeps) -> Plan:
@@ -52,6 +56,7 @@ def answer_plan(*, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, d
         request=request, deps=deps, loaded=loaded, restricted=policy.restricted, features=features
     )
     suspect = any(p.injection_flags or p.injection_suspect for p in request.passages)
+    privacy = RequestPrivacy.for_data_class(policy.data_class)
     return Plan(
         request=request,
         chain=chain,
@@ -62,10 +67,12 @@ def answer_plan(*, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, d
             verifier_for_classification(verifier=deps.verifier, restricted=policy.restricted),
             answer_id=answer.pk,
             prompt=loaded.prompts.templates.get(PromptId.JUDGE),
+            privacy=privacy,
         ),
         relevance=QuestionRelevance(embedder=deps.embedder, question_vector=loaded.prepared.vector)
         if suspect
         else None,
+        privacy=privacy,
     )
 
 
