@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -15,18 +16,49 @@ from ingestion.models import Chunk, Collection, Document
 from ingestion.selectors.collections import collection_list_uploadable
 from ingestion.services.collections import collection_access_of, collection_access_record
 from ingestion.services.documents import document_delete, document_move, documents_upload
+from ingestion.services.retention import collection_legal_hold_release, collection_legal_hold_set
+
+
+class LegalHoldActionForm(ActionForm):
+    """The action bar with a reason field, which setting a legal hold requires."""
+
+    reason = forms.CharField(required=False, max_length=300, label="Legal hold reason")
 
 
 @admin.register(Collection)
 class CollectionAdmin(admin.ModelAdmin):
-    list_display = ("name", "classification", "high_stakes_policy", "confidence_floor", "created_at")
+    list_display = ("name", "classification", "legal_hold", "high_stakes_policy", "confidence_floor", "created_at")
+    list_filter = ("classification", "legal_hold")
+    # The hold changes only through the actions below (audited services), never in the form.
+    readonly_fields = ("legal_hold", "legal_hold_reason")
+    action_form = LegalHoldActionForm
+    actions = ("legal_hold_set", "legal_hold_release")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("reader_groups", "reader_users")
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "classification", "reader_groups", "reader_users")}),
         ("Answer policy", {"fields": ("high_stakes_topics", "high_stakes_policy", "unsupported_policy",
                                       "confidence_high", "confidence_medium", "confidence_floor")}),
+        ("Retention", {"fields": ("legal_hold", "legal_hold_reason")}),
     )  # fmt: skip
+
+    @admin.action(description="Set a legal hold (suspend retention) with the reason given")
+    def legal_hold_set(self, request: HttpRequest, queryset: QuerySet[Collection]) -> None:
+        reason = request.POST.get("reason", "")
+        try:
+            for collection in queryset:
+                collection_legal_hold_set(collection=collection, reason=reason, actor=request.user, request=request)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return
+        messages.success(request, f"Legal hold set on {queryset.count()} collection(s).")
+
+    @admin.action(description="Release the legal hold")
+    def legal_hold_release(self, request: HttpRequest, queryset: QuerySet[Collection]) -> None:
+        released = sum(
+            collection_legal_hold_release(collection=c, actor=request.user, request=request) for c in queryset
+        )
+        messages.success(request, f"Legal hold released on {released} collection(s).")
 
     # Access changes are audited: the access as stored is read before the save (the readers are
     # saved after the row, in save_related), recorded against what is stored after it; all in

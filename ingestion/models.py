@@ -137,6 +137,9 @@ class Document(TimeStampedModel):
     injection_flags = models.JSONField(
         default=list, blank=True, help_text="Each finding: pattern, reason, excerpt and where it was found."
     )
+    # Retention (issue #14) removed the uploaded file after its class's ORIGINAL_FILES period;
+    # the chunks stay searchable and the pages say the original is gone (not "no such document").
+    original_removed_at = models.DateTimeField(null=True, blank=True, verbose_name="original file removed at")
 
     class Meta:
         ordering = ["-created_at"]

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import UserPassesTestMixin
 from django.contrib.auth.models import User
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseGone
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
@@ -136,8 +136,11 @@ class RetrievalTesterView(UserPassesTestMixin, View):
 class DocumentFileView(View):
     """The original file, for readers of its collection only."""
 
-    def get(self, request: HttpRequest, document_id: int) -> FileResponse:
+    def get(self, request: HttpRequest, document_id: int) -> HttpResponse | FileResponse:
         document = document_get_readable(user=request.user, document_id=document_id)
+        if document is not None and document.original_removed_at is not None:
+            # 410, not 404: the document exists and stays searchable; its file expired.
+            return HttpResponseGone("The original file was removed by retention; its passages remain searchable.")
         if document is None or not document.file:
             raise Http404("No such document.")
         content_type = {

@@ -35,3 +35,13 @@ def precompute_answers() -> dict[str, int]:
 
     report = precompute_run()
     return {"considered": report.considered, "stored": report.stored, "already_cached": report.already_cached}
+
+
+@shared_task(name="qa.retention_run", acks_late=True)
+def retention_run() -> dict[str, object]:
+    """The nightly retention job. Idempotent (a second run finds nothing more); no retries: what
+    a failed run left is found by the next night's run, and a run records what it did."""
+    from qa.services.retention import retention_run as run
+
+    report = run(dry_run=False)
+    return {"done": report.done, "held": report.held}

@@ -110,14 +110,17 @@ class SourceView(View):
         citation = citation_get(user=request.user, answer_id=answer_id, n=n)
         if answer is None or citation is None:
             raise Http404("No such source.")
-        readable = document_get_readable(user=cast(User, request.user), document_id=citation.document_id) is not None
+        document = document_get_readable(user=cast(User, request.user), document_id=citation.document_id)
+        readable = document is not None
         chunks = document_chunks_readable(user=request.user, document_id=citation.document_id) if readable else []
         found = any(chunk_id == citation.chunk_id for chunk_id, _, _ in chunks)
+        original_removed = document is not None and document.original_removed_at is not None
         return render(
             request,
             "qa/source.html",
-            {"answer": answer, "citation": citation, "chunks": chunks, "readable": readable, "found": found},
-        )
+            {"answer": answer, "citation": citation, "chunks": chunks, "readable": readable, "found": found,
+             "original_removed": original_removed},
+        )  # fmt: skip
 
 
 class ReviewerRequiredMixin(UserPassesTestMixin):

@@ -1,5 +1,6 @@
 """Who may read a collection, in the audit trail: its classification and its reader groups and
-users before and after an edit (the admin's collection form is where they change)."""
+users before and after an edit (the admin's collection form is where they change); a change of
+classification (data class) is also recorded as its own event."""
 
 from __future__ import annotations
 
@@ -43,4 +44,12 @@ def collection_access_record(
         action=AuditAction.COLLECTION_ACCESS_CHANGED, actor=actor, target_type="collection", target_id=collection.pk,
         before=before, after=after, detail={"name": collection.name}, request=request,
     )  # fmt: skip
+    # A change of data class gets its own event too: it changes which models may see the text,
+    # scrubbing, logging and retention (core.data_classes), which an auditor looks for by action.
+    if before is not None and after is not None and before["classification"] != after["classification"]:
+        audit_record(
+            action=AuditAction.COLLECTION_DATA_CLASS_CHANGED, actor=actor, target_type="collection",
+            target_id=collection.pk, before={"data_class": before["classification"]},
+            after={"data_class": after["classification"]}, detail={"name": collection.name}, request=request,
+        )  # fmt: skip
     return True
