@@ -489,6 +489,16 @@ CELERY_BEAT_SCHEDULE["qa-precompute-answers"] = {
     "task": "qa.precompute_answers",
     "schedule": crontab(minute=0, hour=QA_PRECOMPUTE_HOUR),
 }
+# Retention (issue #14, qa.services.retention): each night at RETENTION_HOUR (server time) what
+# outlived its data class's period is deleted or anonymised (periods: core.data_classes,
+# overridable per class in VERITY_DATA_CLASSES). Audit events have one period for the whole
+# trail (0: kept forever); two years by default, a common minimum for security logs.
+RETENTION_HOUR = env_int("RETENTION_HOUR", 2)
+RETENTION_AUDIT_DAYS = env_int("RETENTION_AUDIT_DAYS", 730) or None
+CELERY_BEAT_SCHEDULE["qa-retention-run"] = {
+    "task": "qa.retention_run",
+    "schedule": crontab(minute=15, hour=RETENTION_HOUR),
+}
 # Routing defaults (an admin's RoutingPolicy row replaces them): which tier answers which kind of
 # question. Tiers that do not exist fall to the most capable configured tier below them.
 QA_ROUTE_LOOKUP_TIER = env_str("QA_ROUTE_LOOKUP_TIER", "extractive")
