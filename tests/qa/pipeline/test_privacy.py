@@ -18,6 +18,7 @@ from qa.models import AnswerStatus, Interaction
 from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.pipeline.privacy import RequestPrivacy
 from qa.presenters import answer_payload
+from qa.realtime import Event
 from tests.factories import collection_create, document_ingest, user_create
 from tests.helpers import JudgeServer, routed_priced_tier
 
@@ -46,9 +47,9 @@ def contacts(db):
     return user, collection
 
 
-def _ask(user, question: str = QUESTION):
+def _ask(user, question: str = QUESTION, emit=None):
     answer = answer_create(user=user, question=question)
-    return answer_run(answer_id=answer.pk, emit=lambda *_: None)
+    return answer_run(answer_id=answer.pk, emit=emit or (lambda *_: None))
 
 
 def _sent_text(server) -> str:
@@ -57,9 +58,13 @@ def _sent_text(server) -> str:
 
 def test_an_external_tier_gets_placeholders_and_the_reader_the_originals(contacts) -> None:
     user, _ = contacts
+    events: list[tuple[str, dict]] = []
     with routed_priced_tier(MODEL_ANSWER) as server:
-        answer = _ask(user)
+        answer = _ask(user, emit=lambda kind, payload: events.append((kind, payload)))
     assert len(server.requests) == 1, "the external tier answered"
+    # The reader's stream has the originals as the words arrive, never a placeholder.
+    streamed = "".join(p["text"] for kind, p in events if kind == Event.TOKEN)
+    assert "Anna Berg" in streamed and "anna.berg@example.com" in streamed and "<" not in streamed
     sent = _sent_text(server)
     for original in ORIGINALS:
         assert original not in sent, f"{original!r} left the machine"
