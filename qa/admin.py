@@ -1,15 +1,20 @@
 """Admin views of answers, the review queue, feedback and reusable answers. Review decisions go
 through the same services as the review page, so they are recorded and reach the user. Records
-of what happened (model interactions, cache lookups, usage counters) are read-only."""
+of what happened (model interactions, cache lookups, usage counters) are read-only. The user
+admin gains a person's data export and erasure."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 from core.admin import ReadOnlyModelAdmin
 from core.errors import ApplicationError
@@ -33,6 +38,7 @@ from qa.models import (
 )
 from qa.review.queue import review_approve
 from qa.services.model_tiers import model_tier_pin, model_tier_save
+from qa.services.person_data import person_erase, person_export
 from qa.services.policies import Policy, policy_delete, policy_save
 
 
@@ -217,3 +223,55 @@ class CacheLookupAdmin(ReadOnlyModelAdmin):
 class FaqEntryAdmin(admin.ModelAdmin):
     list_display = ("question", "collection", "active", "last_precomputed_at", "last_result")
     list_filter = ("active", "collection")
+
+
+# --------------------------------------------------------------------------- a person's data
+
+
+class PersonDataUserAdmin(UserAdmin):
+    """Django's user admin with the rights of access and erasure as actions: "Export data
+    (JSON)" downloads everything Verity holds about one user; "Erase data" asks for
+    confirmation on its own page, then erases each selected user (qa.services.person_data)."""
+
+    actions = ["export_person_data", "erase_person_data"]
+
+    @admin.action(description="Export data (JSON)", permissions=["view"])
+    def export_person_data(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select one user to export.", messages.ERROR)
+            return None
+        user = queryset.get()
+        data = person_export(user=user, actor=request.user, request=request)
+        response = HttpResponse(
+            json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="verity-user-{user.pk}.json"'
+        return response
+
+    @admin.action(description="Erase data (irreversible)", permissions=["delete"])
+    def erase_person_data(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(
+                request, "admin/auth/user/erase_confirmation.html",
+                {**self.admin_site.each_context(request), "title": "Erase a person's data", "users": list(queryset),
+                 "opts": self.model._meta, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME},
+            )  # fmt: skip
+        for user in queryset:
+            name = user.get_username()
+            try:
+                report = person_erase(user=user, actor=request.user, request=request)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                continue
+            kept = sum(report.kept.values())
+            self.message_user(
+                request,
+                f"Erased {name}: the audit trail now calls them {report.pseudonym}"
+                + (f"; {kept} append-only prompt record(s) still name them" if kept else "")
+                + ".",
+            )
+        return None
+
+
+admin.site.unregister(User)
+admin.site.register(User, PersonDataUserAdmin)
