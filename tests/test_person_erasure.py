@@ -10,11 +10,13 @@ import json
 import re
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from core.models import AuditAction, AuditEvent, UserLegalHold
@@ -90,8 +92,10 @@ def person(staff, settings):
     reviewer = user_create(username="reviewer-r", groups=("reviewers", "staff"))
     admin = user_create(username="admin-a", superuser=True)
     # Sign-ins: a session and a sign-in event; a failed attempt (username and address recorded).
-    assert Client().login(username=USERNAME, password=PASSWORD)
-    Client().post(reverse("login"), {"username": USERNAME, "password": "wrong"})
+    with override_settings(AXES_ENABLED=True):
+        assert Client().post(reverse("login"), {"username": USERNAME, "password": PASSWORD}).status_code == 302
+        Client().post(reverse("login"), {"username": USERNAME, "password": "wrong"})
+    assert AccessAttempt.objects.filter(username=USERNAME).exists() and Session.objects.exists()
     # A model call (its prompt carries the question), a cached answer and a cache hit on it.
     ask(user, HOTEL + "?", providers=[ScriptedProvider("The hotel limit in London is 260 euros per night [1].")])
     first = ask(user, MEALS + "?")
@@ -147,6 +151,7 @@ def test_after_erasure_no_table_holds_the_persons_questions_name_or_id(person) -
     assert (curated.active, curated.question) == (False, ERASED_TEXT)
     assert report.counts["documents_uploader_removed"] == 1 and Document.objects.count() == 3
     assert report.kept == {"prompt_events": 0, "prompt_versions": 0}
+    assert report.counts["sign_in_records"] >= 1 and report.counts["sessions"] >= 1
 
 
 def test_erasure_is_refused_under_a_legal_hold_and_changes_nothing(person) -> None:
