@@ -1,10 +1,11 @@
 from django.urls import include, path
 
-from ops.views import UsageView
+from ops.views import KillSwitchView, UsageView
 
 app_name = "ops"
 urlpatterns = [
     path("usage/", UsageView.as_view(), name="usage"),
+    path("kill-switches/", KillSwitchView.as_view(), name="kill_switches"),
     # Prompt lifecycle pages: the registry, proposals and review (ops/prompt_urls.py), A/B
     # experiments (ops/experiment_urls.py).
     path("prompts/", include("ops.prompt_urls")),

@@ -442,3 +442,29 @@ class FaqEntry(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.question[:80]
+
+
+class KillSwitchName(models.TextChoices):
+    """Switches an operator turns on in an incident (``qa.services.kill_switches``); each takes
+    effect for the next answer, in every process, without a deploy."""
+
+    EXTERNAL_MODELS = "external_models", "No text leaves the machine: external model tiers and judge off"
+    MODEL_ANSWERS = "model_answers", "No language model answers: the built-in extractive answerer only"
+    ANSWER_CACHE = "answer_cache", "No cached, curated or precomputed answer served or stored"
+    PRECOMPUTE = "precompute", "The off-peak precompute job does nothing"
+
+
+class KillSwitch(models.Model):
+    """One kill switch's state; a switch without a row is off. Changes are audited."""
+
+    name = models.CharField(max_length=40, choices=KillSwitchName.choices, unique=True)
+    active = models.BooleanField(default=False)
+    reason = models.CharField(max_length=300, blank=True)
+    changed_by_name = models.CharField(max_length=150, blank=True)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {'ON' if self.active else 'off'}"

@@ -6,6 +6,7 @@ another embedder, provider, verifier or setting without patching a module."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,9 +17,11 @@ from prompts.services.selection import PromptChoice
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from providers.registry import embedding_provider_default
-from qa.checks.verification import Verifier, verifier_default
-from qa.pipeline.routing import TierSpec, tiers_configured
+from qa.checks.verification import JudgeVerifier, Verifier, verifier_default
+from qa.models import KillSwitchName, TierProvider
+from qa.pipeline.routing import EXTRACTIVE, TierSpec, tiers_configured
 from qa.realtime import Emit
+from qa.services.kill_switches import kill_switches_active
 
 
 class StreamMode(StrEnum):
@@ -39,6 +42,8 @@ class PipelineSettings:
     cache_enabled: bool
     stream_mode: StreamMode
     verify_min_supported_share: float
+    # False: no stored answer (curated, cached, precomputed) is looked up at all (kill switch).
+    reuse_enabled: bool = True
 
     @classmethod
     def from_django(cls) -> PipelineSettings:
@@ -68,6 +73,9 @@ class PipelineDeps:
     # Prompt versions to use instead of the asker's (evaluating a proposal or a version before
     # its label moves); None: production, or the asker's experiment arm.
     prompts: PromptChoice | None = None
+    # The kill switches that were on when the answer started (already applied to the fields
+    # above: external tiers and judge dropped, model tiers dropped, the cache off).
+    kill_switches: frozenset[KillSwitchName] = frozenset()
 
 
 def pipeline_deps(
@@ -78,14 +86,39 @@ def pipeline_deps(
     verifier: Verifier | None = None,
     prompts: PromptChoice | None = None,
 ) -> PipelineDeps:
-    """The dependencies of one answer: the given ones, the configured defaults for the rest."""
+    """The dependencies of one answer: the given ones, the configured defaults for the rest,
+    with the kill switches that are on applied to them (``qa.services.kill_switches``)."""
     embedder = embedder or embedding_provider_default()
+    switches = kill_switches_active()
+    chain = tuple(providers) if providers is not None else None
+    tiers = tuple(tiers_configured())
+    verifier = verifier or verifier_default(embedder=embedder)
+    pipeline_settings = PipelineSettings.from_django()
+    if KillSwitchName.MODEL_ANSWERS in switches:
+        tiers = _or_extractive([t for t in tiers if t.provider == TierProvider.EXTRACTIVE])
+        if chain is not None:
+            chain = tuple(p for p in chain if p.name == TierProvider.EXTRACTIVE)
+    if KillSwitchName.EXTERNAL_MODELS in switches:
+        tiers = _or_extractive([t for t in tiers if not t.external])
+        if chain is not None:
+            chain = tuple(p for p in chain if not p.external)
+        if isinstance(verifier, JudgeVerifier) and verifier.external:
+            verifier = verifier.fallback
+    if KillSwitchName.ANSWER_CACHE in switches:
+        pipeline_settings = dataclasses.replace(pipeline_settings, cache_enabled=False, reuse_enabled=False)
     return PipelineDeps(
         emit=emit,
         embedder=embedder,
-        providers=tuple(providers) if providers is not None else None,
-        verifier=verifier or verifier_default(embedder=embedder),
-        tiers=tuple(tiers_configured()),
-        settings=PipelineSettings.from_django(),
+        # An explicit chain a switch emptied is answered by the extractive model (``answer_plan``).
+        providers=chain,
+        verifier=verifier,
+        tiers=tiers,
+        settings=pipeline_settings,
         prompts=prompts,
+        kill_switches=switches,
     )
+
+
+def _or_extractive(tiers: list[TierSpec]) -> tuple[TierSpec, ...]:
+    """The tiers a switch left, or the built-in extractive one when it left none."""
+    return tuple(tiers) if tiers else (EXTRACTIVE,)

@@ -114,11 +114,15 @@ def answer_load(
     ).flagged
     # A reviewer-approved or cached verified answer to the same question, from documents this
     # user may read.
-    match = cache_lookup(
-        user=answer.conversation.user, question=question, embedding=vector, answer_id=answer.pk,
-        models=reuse_models(deps=deps, prompts=prompts), collection_ids=collection_ids, prompt_key=prompts.answer.key,
-        cached=deps.settings.cache_enabled and not looks_high_stakes,
-    )  # fmt: skip
+    match = (
+        cache_lookup(
+            user=answer.conversation.user, question=question, embedding=vector, answer_id=answer.pk,
+            models=reuse_models(deps=deps, prompts=prompts), collection_ids=collection_ids,
+            prompt_key=prompts.answer.key, cached=deps.settings.cache_enabled and not looks_high_stakes,
+        )  # fmt: skip
+        if deps.settings.reuse_enabled
+        else None
+    )
     return Loaded(
         answer=answer,
         question=question,

@@ -14,9 +14,10 @@ from django.utils import timezone
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from providers.registry import embedding_provider_default
-from qa.models import FaqEntry, ReusableAnswer, ReuseOrigin
+from qa.models import FaqEntry, KillSwitchName, ReusableAnswer, ReuseOrigin
 from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.reuse.precompute import Candidate, frequent_questions, precompute_user
+from qa.services.kill_switches import kill_switches_active
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +34,14 @@ class PrecomputeReport:
 def precompute_run(
     *, embedder: EmbeddingProvider | None = None, providers: list[LLMProvider] | None = None
 ) -> PrecomputeReport:
+    report = PrecomputeReport()
+    switches = kill_switches_active()
+    if KillSwitchName.PRECOMPUTE in switches or KillSwitchName.ANSWER_CACHE in switches:
+        report.details.append("kill switch on: nothing precomputed")
+        logger.warning("qa.precompute_skipped kill_switches=%s", sorted(switches))
+        return report
     embedder = embedder or embedding_provider_default()
     user = precompute_user()
-    report = PrecomputeReport()
     faq = [
         (entry, Candidate(entry.question, [entry.collection_id], 0, "faq"))
         for entry in FaqEntry.objects.filter(active=True).select_related("collection")
