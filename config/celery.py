@@ -22,3 +22,13 @@ def warm_models(**kwargs: object) -> None:
         from providers.registry import embedding_provider_default
 
         embedding_provider_default().embed_query("warm up")
+    if settings.PII_WARMUP:
+        # The PII analyzer too, when some model endpoint leaves the machine (issue #14).
+        import logging
+
+        from qa.pipeline.privacy import pii_analyzer_warm_up
+
+        try:
+            pii_analyzer_warm_up()
+        except Exception:  # noqa: BLE001 - a warm-up must never stop a worker from starting
+            logging.getLogger(__name__).exception("worker.pii_warmup_failed")

@@ -345,6 +345,8 @@ PII_NATIONAL_IDS = env_list("PII_NATIONAL_IDS", [])
 # scanned yet is analysed when a question first sends it out, and its result stored.
 PII_SCAN_BATCH = env_int("PII_SCAN_BATCH", 20000)
 PII_SCAN_HOUR = env_int("PII_SCAN_HOUR", 3)
+# Worker processes load the analyzer at start when an external tier or judge is configured.
+PII_WARMUP = env_bool("PII_WARMUP", True)
 # Language models: the built-in extractive provider needs no weights and no network.
 LLM_PROVIDER = env_str("LLM_PROVIDER", "extractive")
 LLM_FALLBACK_CHAIN = env_list("LLM_FALLBACK_CHAIN", ["extractive"])

@@ -185,3 +185,19 @@ class RequestPrivacy:
         """How many personal values were replaced in what the answer's model calls sent out
         (the badge; scrubbing for the log alone does not count)."""
         return self._sent_masked
+
+
+def pii_analyzer_warm_up() -> bool:
+    """Load the PII analyzer now (a worker process starting) when this installation has a model
+    endpoint that leaves the machine: otherwise the first scrubbed question would wait for spaCy
+    and Presidio to load (5-18 s here). Returns whether it loaded."""
+    from django.conf import settings
+
+    from core.pii import pii_analyzer
+    from qa.pipeline.routing import tiers_configured
+
+    external_judge = settings.QA_VERIFIER == "judge" and bool(settings.QA_JUDGE_URL) and settings.QA_JUDGE_EXTERNAL
+    if not (external_judge or any(t.external for t in tiers_configured())):
+        return False
+    pii_analyzer()
+    return True

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from core.data_classes import DataClass, RetentionKind, data_class_policy, data_class_strictest
 from ingestion.models import Chunk, Collection
 from providers.llm.base import ContextPassage, LLMRequest
-from qa.models import AnswerStatus, Interaction
+from qa.models import AnswerStatus, Interaction, ModelTier
 from qa.pipeline.orchestrator import answer_create, answer_run
 from qa.pipeline.privacy import RequestPrivacy
 from qa.presenters import answer_payload
@@ -215,3 +215,12 @@ def test_the_interaction_admin_is_read_only_and_shows_the_scrub_flag(admin_clien
 def test_the_pii_scan_command_reports(contacts, capsys) -> None:
     call_command("pii_scan", "--limit", "10")
     assert "scanned 1 passage(s), 1 with personal data; 0 not scanned yet" in capsys.readouterr().out
+
+
+def test_workers_load_the_analyzer_at_start_only_when_text_can_leave(db) -> None:
+    from qa.pipeline.privacy import pii_analyzer_warm_up
+
+    assert pii_analyzer_warm_up() is False, "no external tier or judge: nothing to load"
+    ModelTier.objects.create(name="hosted", rank=2, provider="openai_compatible", model="gpt-4o-2024-08-06",
+                             base_url="http://127.0.0.1:9/v1", external=True)  # fmt: skip
+    assert pii_analyzer_warm_up() is True
