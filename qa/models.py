@@ -165,6 +165,10 @@ class ReviewItem(TimeStampedModel):
     question_text = models.TextField(blank=True)
     answer_text = models.TextField(blank=True)
     answer_deleted_at = models.DateTimeField(null=True, blank=True)
+    # Who asked: erasure finds the record by it after the answer is gone (the texts are theirs).
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reason = models.CharField(max_length=20, choices=ReviewReason.choices)
     topics = models.JSONField(default=list, blank=True)
     detail = models.TextField(blank=True)

@@ -10,7 +10,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from ingestion.signals import document_changed
-from qa.models import Answer, BudgetPolicy, ReviewItem
+from qa.models import Answer, BudgetPolicy, Interaction, ReviewItem
 from qa.reuse.reusable import reusable_invalidate_for_documents
 from qa.services.budgets import budget_policy_forget
 
@@ -29,7 +29,12 @@ def on_budget_policy_changed(sender: Any, **kwargs: Any) -> None:
 def on_answer_deleted(sender: Any, instance: Answer, **kwargs: Any) -> None:
     """A receiver, not only the services: every path that deletes an answer (a conversation
     deleted by its user, retention, erasure, a user deleted in the admin, a cascade) dates the
-    review record, which keeps its texts while its answer link becomes null (SET_NULL)."""
-    ReviewItem.objects.filter(answer_id=instance.pk, answer_deleted_at__isnull=True).update(
-        answer_deleted_at=timezone.now()
+    review record, which keeps its texts while its answer link becomes null (SET_NULL), and
+    empties the texts of its model calls."""
+    now = timezone.now()
+    ReviewItem.objects.filter(answer_id=instance.pk, answer_deleted_at__isnull=True).update(answer_deleted_at=now)
+    # Model calls keep their metrics (usage, cost) when their answer goes, never its texts: once
+    # the link is null nothing could find them again to erase or expire them.
+    Interaction.objects.filter(answer_id=instance.pk, texts_purged_at__isnull=True).update(
+        prompt={}, response="", texts_purged_at=now
     )

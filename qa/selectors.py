@@ -24,7 +24,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
+from core.models import UserLegalHold
 from ingestion.selectors.collections import collection_ids_readable, document_ids_readable, documents_all_readable_sql
+from ingestion.selectors.retention import collection_ids_on_legal_hold, document_ids_on_legal_hold
 from prompts.services.experiments import experiment_arms
 from prompts.statistics import Comparison, Verdict, means_test, proportions_test
 from qa.models import (
@@ -412,3 +414,16 @@ def experiment_arm_stats(*, experiment_id: int, alpha: float = 0.05) -> list[Arm
             )
         arm_stats.verdicts.extend(verdicts)
     return stats
+
+
+def answers_on_legal_hold_q(prefix: str = "") -> Q:
+    """Answers a legal hold keeps: their asker is on hold, or they cite a document of a held
+    collection, or they searched a held collection (a decline cites nothing but still holds
+    the question that was asked of it). ``prefix`` reaches the answer from a related row."""
+    user_on_hold = UserLegalHold.objects.filter(user_id=OuterRef(f"{prefix}conversation__user_id"))
+    cites_held = Citation.objects.filter(answer_id=OuterRef(f"{prefix}pk" if prefix else "pk"),
+                                         document_id__in=document_ids_on_legal_hold())  # fmt: skip
+    held = Q(Exists(user_on_hold)) | Q(Exists(cites_held))
+    for collection_id in collection_ids_on_legal_hold():
+        held |= Q(**{f"{prefix}searched__collection_ids__contains": [collection_id]})
+    return held

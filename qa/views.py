@@ -98,7 +98,11 @@ class ConversationDeleteView(View):
         conversation = conversation_get(user=request.user, conversation_id=conversation_id)
         if conversation is None:
             raise Http404("No such conversation.")
-        conversation_delete(conversation=conversation)
+        try:
+            conversation_delete(conversation=conversation)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return _after_post(request, reverse("qa:conversation", args=[conversation_id]))
         return _after_post(request, reverse("qa:chat"))
 
 

@@ -35,11 +35,13 @@ MAX_EDIT_CHARS = 20_000
 
 def review_item_open(*, answer_id: int, reason: str, topics: list[str], detail: str, held: bool) -> ReviewItem:
     # The record keeps the texts it judges: it outlives the conversation (the asker may delete it).
-    question, text = Answer.objects.filter(pk=answer_id).values_list("question", "text").get()
+    question, text, asker = (
+        Answer.objects.filter(pk=answer_id).values_list("question", "text", "conversation__user_id").get()
+    )
     item, _ = ReviewItem.objects.update_or_create(
         answer_id=answer_id,
         defaults={"reason": reason, "topics": topics, "detail": detail[:2000], "held": held,
-                  "state": ReviewState.PENDING, "question_text": question, "answer_text": text},
+                  "state": ReviewState.PENDING, "question_text": question, "answer_text": text, "asked_by_id": asker},
     )  # fmt: skip
     return item
 

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from core.errors import ApplicationError
 from qa.models import Answer, AnswerStatus, CacheLookup, Conversation, Interaction, ReusableAnswer, ReuseOrigin
+from qa.selectors import answers_on_legal_hold_q
 
 _FOLLOW_UP = re.compile(r"\b(it|its|that|this|they|them|those|these|he|she|one|ones|same|above|previous)\b", re.I)
 
@@ -45,10 +46,20 @@ def answer_traces_delete(*, answer_ids: list[int]) -> dict[str, int]:
     return {"interactions": interactions, "cache_lookups": lookups, "cached_answers": cached}
 
 
+class ConversationOnLegalHold(ApplicationError):
+    """The conversation holds answers under a legal hold (of the person, or of a collection they
+    drew on): nothing of it may be deleted until the hold is released."""
+
+
 @transaction.atomic
 def conversation_delete(*, conversation: Conversation) -> None:
     """Delete a conversation, its answers and their traces (``answer_traces_delete``): what
-    the user deleted is gone, except the review records that judged its answers."""
+    the user deleted is gone, except the review records that judged its answers. Refused
+    (``ConversationOnLegalHold``) while a legal hold keeps any of its answers."""
+    if Answer.objects.filter(conversation=conversation).filter(answers_on_legal_hold_q()).exists():
+        raise ConversationOnLegalHold(
+            "This conversation is under a legal hold and cannot be deleted now; ask an administrator."
+        )
     answer_traces_delete(answer_ids=list(conversation.answers.values_list("pk", flat=True)))
     conversation.delete()
 

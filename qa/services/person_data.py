@@ -49,6 +49,7 @@ from qa.models import (
     CacheLookup,
     Conversation,
     Feedback,
+    KillSwitch,
     ReusableAnswer,
     ReuseOrigin,
     ReviewAction,
@@ -203,10 +204,16 @@ def person_erase(*, user: User, actor: Actor, request: AuditRequest | None = Non
     answer_ids = own_ids + replay_ids
     derived = ReusableAnswer.objects.filter(Q(source_answer_id__in=answer_ids) | Q(question__in=questions))
 
-    counts["review_items_anonymised"] = ReviewItem.objects.filter(answer_id__in=answer_ids).update(
+    # By answer, and by asker for records whose answer was deleted before (conversation deleted,
+    # retention): their texts are still the person's words.
+    reviews = ReviewItem.objects.filter(Q(answer_id__in=answer_ids) | Q(asked_by=user))
+    review_ids = list(reviews.values_list("pk", flat=True))
+    counts["review_items_anonymised"] = ReviewItem.objects.filter(pk__in=review_ids).update(
         question_text=ERASED_TEXT, answer_text=ERASED_TEXT
     )
-    ReviewAction.objects.filter(item__answer_id__in=answer_ids).update(text_before=ERASED_TEXT, text_after=ERASED_TEXT)
+    ReviewAction.objects.filter(item_id__in=review_ids).update(text_before=ERASED_TEXT, text_after=ERASED_TEXT)
+    # An operator's name on a kill switch they last changed.
+    KillSwitch.objects.filter(changed_by_name=user.get_username()).update(changed_by_name=pseudonym)
     counts["curated_answers_withdrawn"] = derived.filter(origin=ReuseOrigin.CURATED).update(
         question=ERASED_TEXT,
         embedding=_NEUTRAL_EMBEDDING,
@@ -226,7 +233,7 @@ def person_erase(*, user: User, actor: Actor, request: AuditRequest | None = Non
     counts["admin_log_entries_anonymised"] = _admin_log_forget(
         models=[Answer, Conversation, Feedback, ReviewItem],
         ids={Answer: answer_ids, Conversation: conversation_ids, Feedback: feedback_ids,
-             ReviewItem: list(ReviewItem.objects.filter(answer_id__in=answer_ids).values_list("pk", flat=True))},
+             ReviewItem: review_ids},
     )  # fmt: skip
     traces = answer_traces_delete(answer_ids=answer_ids)
     counts["interactions_deleted"] = traces["interactions"]

@@ -39,9 +39,10 @@ from django.utils import timezone
 from core.data_classes import DATA_CLASS_ORDER, DataClass, RetentionKind, data_class_policy, retention_audit_days
 from core.models import AuditAction, UserLegalHold
 from core.services.audit import audit_delete_expired, audit_expired_count, audit_record
-from ingestion.selectors.retention import collection_ids_on_legal_hold, document_ids_on_legal_hold, originals_expired
+from ingestion.selectors.retention import originals_expired
 from ingestion.services.retention import originals_remove
-from qa.models import Answer, CacheLookup, Citation, Conversation, Feedback, Interaction
+from qa.models import Answer, CacheLookup, Conversation, Feedback, Interaction
+from qa.selectors import answers_on_legal_hold_q
 
 logger = logging.getLogger(__name__)
 
@@ -105,19 +106,6 @@ def _cutoffs(kind: RetentionKind, now: datetime) -> dict[str, datetime]:
     return cutoffs
 
 
-def _answers_held_q(prefix: str = "") -> Q:
-    """Answers a legal hold keeps: their asker is on hold, or they cite a document of a held
-    collection, or they searched a held collection (a decline cites nothing but still holds
-    the question that was asked of it). ``prefix`` reaches the answer from a related row."""
-    user_on_hold = UserLegalHold.objects.filter(user_id=OuterRef(f"{prefix}conversation__user_id"))
-    cites_held = Citation.objects.filter(answer_id=OuterRef(f"{prefix}pk" if prefix else "pk"),
-                                         document_id__in=document_ids_on_legal_hold())  # fmt: skip
-    held = Q(Exists(user_on_hold)) | Q(Exists(cites_held))
-    for collection_id in collection_ids_on_legal_hold():
-        held |= Q(**{f"{prefix}searched__collection_ids__contains": [collection_id]})
-    return held
-
-
 def _process(
     report: RetentionReport,
     *,
@@ -156,7 +144,7 @@ def _interaction_texts(report: RetentionReport, batch_size: int) -> None:
     def purge(ids: list[int]) -> int:
         return Interaction.objects.filter(pk__in=ids).update(prompt={}, response="", texts_purged_at=now)
 
-    held_answers = Answer.objects.filter(_answers_held_q()).values("pk")
+    held_answers = Answer.objects.filter(answers_on_legal_hold_q()).values("pk")
     for data_class, before in _cutoffs(RetentionKind.INTERACTION_TEXTS, now).items():
         expired = Interaction.objects.filter(data_class=data_class, created_at__lt=before, texts_purged_at__isnull=True)
         eligible = expired.exclude(answer_id__in=held_answers)
@@ -165,7 +153,7 @@ def _interaction_texts(report: RetentionReport, batch_size: int) -> None:
 
 
 def _cache_lookups(report: RetentionReport, batch_size: int) -> None:
-    held_answers = Answer.objects.filter(_answers_held_q()).values("pk")
+    held_answers = Answer.objects.filter(answers_on_legal_hold_q()).values("pk")
     lookups = CacheLookup.objects.alias(data_class=Coalesce(F("answer__data_class"), Value(_UNLINKED_CLASS.value)))
     for data_class, before in _cutoffs(RetentionKind.CACHE_LOOKUPS, report.now).items():
         expired = lookups.filter(data_class=data_class, created_at__lt=before)
@@ -175,7 +163,7 @@ def _cache_lookups(report: RetentionReport, batch_size: int) -> None:
 
 
 def _feedback(report: RetentionReport, batch_size: int) -> None:
-    held = _answers_held_q("answer__") | Q(Exists(UserLegalHold.objects.filter(user_id=OuterRef("user_id"))))
+    held = answers_on_legal_hold_q("answer__") | Q(Exists(UserLegalHold.objects.filter(user_id=OuterRef("user_id"))))
     for data_class, before in _cutoffs(RetentionKind.FEEDBACK, report.now).items():
         expired = Feedback.objects.filter(answer__data_class=data_class, created_at__lt=before)
         _process(report, kind=RetentionKind.FEEDBACK, data_class=data_class, expired=expired,
@@ -184,7 +172,7 @@ def _feedback(report: RetentionReport, batch_size: int) -> None:
 
 def _answers(report: RetentionReport, batch_size: int) -> None:
     cutoffs = _cutoffs(RetentionKind.CONVERSATIONS, report.now)
-    held = _answers_held_q()
+    held = answers_on_legal_hold_q()
     for data_class, before in cutoffs.items():
         expired = Answer.objects.filter(data_class=data_class, created_at__lt=before)
         _process(report, kind=RetentionKind.CONVERSATIONS, data_class=data_class, expired=expired,

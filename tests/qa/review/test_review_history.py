@@ -100,3 +100,51 @@ def test_the_same_rating_again_keeps_the_triage_and_a_new_one_reopens_it(staff) 
     [event] = AuditEvent.objects.filter(action=AuditAction.FEEDBACK_TRIAGED, target_id=str(feedback.pk))
     assert event.after == {"triage_state": "dismissed", "note": "it is complete"}
     assert Feedback.objects.count() == 1
+
+
+def test_erasure_finds_a_review_record_whose_conversation_was_deleted_before(staff) -> None:
+    from qa.services.person_data import ERASED_TEXT, person_erase
+
+    user, _, _ = staff
+    answer = ask(user, QUESTION)
+    item = ReviewItem.objects.get(answer=answer)
+    assert item.asked_by_id == user.pk
+    conversation_delete(conversation=answer.conversation)
+    person_erase(user=user, actor=None)
+    item.refresh_from_db()
+    assert (item.question_text, item.answer_text, item.asked_by_id) == (ERASED_TEXT, ERASED_TEXT, None)
+
+
+def test_an_answer_deleted_any_way_leaves_no_model_call_texts(staff) -> None:
+    user, _, _ = staff
+    answer = ask(user, "Who do I ask about pain relief at work?")
+    calls = list(Interaction.objects.filter(answer=answer).values_list("pk", flat=True))
+    assert calls and Interaction.objects.get(pk=calls[0]).prompt
+    answer.delete()  # a cascade or an admin deletion, not the conversation service
+    for call in Interaction.objects.filter(pk__in=calls):
+        assert call.prompt == {} and call.response == "" and call.texts_purged_at is not None
+        assert call.total_ms > 0, "the metrics stay"
+
+
+def test_a_conversation_under_legal_hold_cannot_be_deleted(staff, client) -> None:
+    from core.services.legal_holds import user_legal_hold_release, user_legal_hold_set
+    from ingestion.services.retention import collection_legal_hold_release, collection_legal_hold_set
+    from qa.services.conversations import ConversationOnLegalHold
+
+    user, collection, _ = staff
+    answer = ask(user, QUESTION)
+    conversation = answer.conversation
+    user_legal_hold_set(user=user, reason="litigation 2026-17", actor=None)
+    with pytest.raises(ConversationOnLegalHold):
+        conversation_delete(conversation=conversation)
+    client.force_login(user)
+    response = client.post(reverse("qa:conversation-delete", args=[conversation.pk]), follow=True)
+    assert "legal hold" in response.content.decode() and conversation.answers.exists()
+    user_legal_hold_release(user_id=user.pk, actor=None)
+
+    collection_legal_hold_set(collection=collection, reason="audit of the wellness policy", actor=None)
+    with pytest.raises(ConversationOnLegalHold):
+        conversation_delete(conversation=conversation)
+    collection_legal_hold_release(collection=collection, actor=None)
+    conversation_delete(conversation=conversation)
+    assert not type(conversation).objects.filter(pk=conversation.pk).exists()
