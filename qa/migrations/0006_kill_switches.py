@@ -4,24 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('qa', '0005_privacy'),
+        ("qa", "0005_privacy"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='KillSwitch',
+            name="KillSwitch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(choices=[('external_models', 'No text leaves the machine: external model tiers and judge off'), ('model_answers', 'No language model answers: the built-in extractive answerer only'), ('answer_cache', 'No cached, curated or precomputed answer served or stored'), ('precompute', 'The off-peak precompute job does nothing')], max_length=40, unique=True)),
-                ('active', models.BooleanField(default=False)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('changed_by_name', models.CharField(blank=True, max_length=150)),
-                ('changed_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        choices=[
+                            ("external_models", "No text leaves the machine: external model tiers and judge off"),
+                            ("model_answers", "No language model answers: the built-in extractive answerer only"),
+                            ("answer_cache", "No cached, curated or precomputed answer served or stored"),
+                            ("precompute", "The off-peak precompute job does nothing"),
+                        ],
+                        max_length=40,
+                        unique=True,
+                    ),
+                ),
+                ("active", models.BooleanField(default=False)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("changed_by_name", models.CharField(blank=True, max_length=150)),
+                ("changed_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
     ]

@@ -116,9 +116,14 @@ def answer_load(
     # user may read.
     match = (
         cache_lookup(
-            user=answer.conversation.user, question=question, embedding=vector, answer_id=answer.pk,
-            models=reuse_models(deps=deps, prompts=prompts), collection_ids=collection_ids,
-            prompt_key=prompts.answer.key, cached=deps.settings.cache_enabled and not looks_high_stakes,
+            user=answer.conversation.user,
+            question=question,
+            embedding=vector,
+            answer_id=answer.pk,
+            models=reuse_models(deps=deps, prompts=prompts),
+            collection_ids=collection_ids,
+            prompt_key=prompts.answer.key,
+            cached=deps.settings.cache_enabled and not looks_high_stakes,
         )  # fmt: skip
         if deps.settings.reuse_enabled
         else None

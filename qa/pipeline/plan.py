@@ -57,7 +57,11 @@ def answer_plan(*, loaded: Loaded, retrieved: Retrieved, verdict: GateVerdict, d
     )
     if deps.kill_switches:
         switches = sorted(deps.kill_switches)
-        route = {**route, "kill_switches": switches, "reason": f"{route['reason']}; kill switch on: {', '.join(switches)}"}
+        route = {
+            **route,
+            "kill_switches": switches,
+            "reason": f"{route['reason']}; kill switch on: {', '.join(switches)}",
+        }
     suspect = any(p.injection_flags or p.injection_suspect for p in request.passages)
     privacy = RequestPrivacy.for_data_class(policy.data_class)
     return Plan(

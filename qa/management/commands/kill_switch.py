@@ -31,5 +31,9 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
         for name, row in kill_switch_states():
             state = "ON " if row is not None and row.active else "off"
-            detail = f"  ({row.reason}; {row.changed_by_name}, {row.changed_at:%Y-%m-%d %H:%M})" if row and row.reason else ""
+            detail = (
+                f"  ({row.reason}; {row.changed_by_name}, {row.changed_at:%Y-%m-%d %H:%M})"
+                if row and row.reason
+                else ""
+            )
             self.stdout.write(f"{state} {name.value:16} {name.label}{detail}")

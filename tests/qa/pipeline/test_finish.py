@@ -100,7 +100,13 @@ def test_a_crash_after_the_final_write_keeps_the_answer_and_sends_it(answer: Ans
 
 
 def test_marking_an_answer_streaming_stores_its_route(answer: Answer) -> None:
-    answer_mark_streaming(answer_id=answer.pk, route={"tier": "small"}, high_stakes=["legal"], prompt_key="answer-v2", data_class="internal")
+    answer_mark_streaming(
+        answer_id=answer.pk,
+        route={"tier": "small"},
+        high_stakes=["legal"],
+        prompt_key="answer-v2",
+        data_class="internal",
+    )
     stored = Answer.objects.get(pk=answer.pk)
     assert (stored.status, stored.route, stored.high_stakes) == (AnswerStatus.STREAMING, {"tier": "small"}, ["legal"])
     assert stored.prompt_key == "answer-v2"
@@ -109,6 +115,8 @@ def test_marking_an_answer_streaming_stores_its_route(answer: Answer) -> None:
 def test_a_retried_answer_starts_again_from_its_first_prompt_version(answer: Answer) -> None:
     # A first run fell back to answer_strict-v1, then the task was retried (a database outage).
     Answer.objects.filter(pk=answer.pk).update(prompt_key="answer_strict-v1", prompt_fallback_used=True)
-    answer_mark_streaming(answer_id=answer.pk, route={"tier": "small"}, high_stakes=[], prompt_key="answer-v2", data_class="internal")
+    answer_mark_streaming(
+        answer_id=answer.pk, route={"tier": "small"}, high_stakes=[], prompt_key="answer-v2", data_class="internal"
+    )
     stored = Answer.objects.get(pk=answer.pk)
     assert (stored.prompt_key, stored.prompt_fallback_used) == ("answer-v2", False)
