@@ -91,6 +91,8 @@ class Answer(TimeStampedModel):
     # before the text went to an external model (the page shows a badge when any were).
     data_class = models.CharField(max_length=20, default="internal", db_index=True)
     pii_masked = models.PositiveIntegerField(default=0)
+    # The OpenTelemetry trace of the question (issue #15): from the chat message to the worker.
+    trace_id = models.CharField(max_length=32, blank=True, db_index=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -142,6 +144,7 @@ class Interaction(TimeStampedModel):
     data_class = models.CharField(max_length=20, default="internal", db_index=True)
     pii_scrubbed = models.BooleanField(default=False)
     texts_purged_at = models.DateTimeField(null=True, blank=True)
+    trace_id = models.CharField(max_length=32, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -5,31 +5,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluation', '0001_eval_runs'),
-        ('qa', '0007_review_item_asked_by'),
+        ("evaluation", "0001_eval_runs"),
+        ("qa", "0007_review_item_asked_by"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnswerScore',
+            name="AnswerScore",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('answer_created_at', models.DateTimeField(db_index=True)),
-                ('scored_at', models.DateTimeField(auto_now_add=True)),
-                ('method', models.CharField(choices=[('evidence', 'Evidence verifier and embeddings (on the machine)'), ('judge', 'A judge model as well')], default='evidence', max_length=20)),
-                ('support', models.FloatField(help_text="Share of the answer's sentences supported by their sources.")),
-                ('relevance', models.FloatField(help_text='How well the answer addresses the question (0-1).')),
-                ('citation_precision', models.FloatField(help_text='Share of citations whose passage supports the sentence.')),
-                ('judge_faithfulness', models.FloatField(blank=True, null=True)),
-                ('judge_relevance', models.FloatField(blank=True, null=True)),
-                ('overall', models.FloatField(help_text='The combined score (0-1) charted on the dashboards.')),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('answer', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='quality_score', to='qa.answer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("answer_created_at", models.DateTimeField(db_index=True)),
+                ("scored_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("evidence", "Evidence verifier and embeddings (on the machine)"),
+                            ("judge", "A judge model as well"),
+                        ],
+                        default="evidence",
+                        max_length=20,
+                    ),
+                ),
+                ("support", models.FloatField(help_text="Share of the answer's sentences supported by their sources.")),
+                ("relevance", models.FloatField(help_text="How well the answer addresses the question (0-1).")),
+                (
+                    "citation_precision",
+                    models.FloatField(help_text="Share of citations whose passage supports the sentence."),
+                ),
+                ("judge_faithfulness", models.FloatField(blank=True, null=True)),
+                ("judge_relevance", models.FloatField(blank=True, null=True)),
+                ("overall", models.FloatField(help_text="The combined score (0-1) charted on the dashboards.")),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "answer",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="quality_score",
+                        to="qa.answer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-answer_created_at'],
+                "ordering": ["-answer_created_at"],
             },
         ),
     ]
