@@ -511,3 +511,38 @@ QA_ROUTE_COMPLEX_TIER = env_str("QA_ROUTE_COMPLEX_TIER", "large")
 QA_CACHE_CONFIRM_MIN_SIMILARITY = env_float("QA_CACHE_CONFIRM_MIN_SIMILARITY", 0.6)
 # How long a process may reuse the budget policy it read (it is on every question's path).
 QA_POLICY_CACHE_SECONDS = env_float("QA_POLICY_CACHE_SECONDS", 5.0)
+
+# --------------------------------------------------------------------------- automated scoring and alerts
+# Issue #15 (evaluation.services.live_scoring): each night at QA_LIVE_SCORE_HOUR a sample of the
+# previous day's answered answers is scored (support, relevance, citation precision, a judge's
+# scores when QA_JUDGE_URL is set): QA_LIVE_SCORE_SHARE of them, at least QA_LIVE_SCORE_MIN (all
+# of them on a quiet day). One answer took about 0.1 s on two cores with the evidence verifier, so
+# the default share of a busy day's 10,000 answers is under two minutes.
+QA_LIVE_SCORE_SHARE = env_float("QA_LIVE_SCORE_SHARE", 0.1)
+QA_LIVE_SCORE_MIN = env_int("QA_LIVE_SCORE_MIN", 20)
+QA_LIVE_SCORE_HOUR = env_int("QA_LIVE_SCORE_HOUR", 3)
+CELERY_BEAT_SCHEDULE["evaluation-live-score"] = {
+    "task": "evaluation.live_score_run",
+    "schedule": crontab(minute=30, hour=QA_LIVE_SCORE_HOUR),
+}
+# Alert rules (ops.AlertRule, edited in the admin) are evaluated every ALERTS_EVALUATE_SECONDS;
+# a firing rule opens one incident, notified once by e-mail to ALERT_EMAILS and by a
+# Slack-compatible webhook (ALERT_WEBHOOK_URL), and once more when it clears. Both off when empty.
+ALERTS_EVALUATE_SECONDS = env_float("ALERTS_EVALUATE_SECONDS", 120.0)
+ALERT_EMAILS = env_list("ALERT_EMAILS", [])
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 5.0)
+CELERY_BEAT_SCHEDULE["ops-alerts-evaluate"] = {
+    "task": "ops.alerts_evaluate",
+    "schedule": ALERTS_EVALUATE_SECONDS,
+}
+# The nightly full evaluation (issue #15, point 7): the development set at EVAL_NIGHTLY_SET (JSON
+# Lines, ../shared/eval's format) answered over the collections named in EVAL_NIGHTLY_COLLECTIONS,
+# recorded as an EvalRun (the usage page and the dashboards). Off while EVAL_NIGHTLY_SET is empty.
+EVAL_NIGHTLY_SET = env_str("EVAL_NIGHTLY_SET", "")
+EVAL_NIGHTLY_COLLECTIONS = env_list("EVAL_NIGHTLY_COLLECTIONS", [])
+EVAL_NIGHTLY_HOUR = env_int("EVAL_NIGHTLY_HOUR", 4)
+CELERY_BEAT_SCHEDULE["evaluation-nightly-run"] = {
+    "task": "evaluation.nightly_run",
+    "schedule": crontab(minute=0, hour=EVAL_NIGHTLY_HOUR),
+}
