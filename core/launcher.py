@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 from config.env import env_int
@@ -159,6 +160,14 @@ class Launcher:
             ),
         ]
 
+    def reset_metrics(self) -> None:
+        """The children's metrics files start empty (``core.metrics``): a dead run's files would
+        be summed into this run's counters. The same folder as the settings' default."""
+        from core.metrics import MULTIPROC_ENV, metrics_multiproc_dir_reset
+
+        os.environ.setdefault(MULTIPROC_ENV, str(embedded.data_dir() / "prometheus"))
+        metrics_multiproc_dir_reset(path=Path(os.environ[MULTIPROC_ENV]))
+
     def start_children(self) -> None:
         for child in self.children:
             # Own session: the terminal's Ctrl-C reaches only the launcher, which then stops
@@ -242,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         launcher.manage("migrate", "--noinput")
         launcher.manage("bootstrap", *(["--no-demo"] if args.no_demo else []))
         launcher.plan_children()
+        launcher.reset_metrics()
         launcher.start_children()
         launcher.wait_for_web()
         _say(f"Verity is running at http://{launcher._url_host()}:{launcher.port}/  (Ctrl-C stops everything)")

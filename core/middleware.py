@@ -20,3 +20,27 @@ class LoginRequiredForPagesMiddleware(LoginRequiredMiddleware):
         if request.path_info.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class RequestContextMiddleware:
+    """Each request's log lines carry its id (the client's X-Request-ID when it sends a short
+    one, so a proxy's id joins the two logs; a new one otherwise, returned in the response) and
+    the signed-in user's hash (``core.logcontext``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        import uuid
+
+        from core.logcontext import log_context
+
+        sent = request.headers.get("X-Request-ID", "")
+        request_id = sent if sent.isascii() and sent.replace("-", "").isalnum() and len(sent) <= 64 else ""
+        request_id = request_id or uuid.uuid4().hex
+        user = getattr(request, "user", None)
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        with log_context(request_id=request_id, user_id=user_id):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

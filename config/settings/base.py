@@ -61,6 +61,8 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# django-prometheus's wrapper of the same backend: query counts, latencies and errors for /metrics.
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
 
@@ -109,6 +111,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
+    "django_prometheus",
     "core",
     "providers",
     "ingestion",
@@ -119,12 +122,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last (django-prometheus): request counts and latencies for /metrics.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.RequestContextMiddleware",
     "core.middleware.LoginRequiredForPagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -132,6 +138,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -365,11 +372,43 @@ VERITY_HEALTH_TIMEOUT_SECONDS = env_float("VERITY_HEALTH_TIMEOUT_SECONDS", 1.5)
 # X-Readyz-Token header (a monitoring system); empty: staff only.
 VERITY_READYZ_TOKEN = env_str("VERITY_READYZ_TOKEN", "")
 
+# --------------------------------------------------------------------------- monitoring (issue #15)
+# /metrics: prometheus_client in multiprocess mode (core/metrics.py). The variable must be set
+# before prometheus_client is first imported in each process, hence here; the launcher empties
+# the folder before it starts web, worker and beat.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(embedded.data_dir() / "prometheus"))
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+# A scraper sends "Authorization: Bearer <token>"; staff sessions may read it too. Empty: staff only.
+VERITY_METRICS_TOKEN = env_str("VERITY_METRICS_TOKEN", "")
+# Answers pending or streaming longer than this, documents in a processing state longer than this,
+# are "stuck" (verity_stuck_answers, verity_stuck_documents): an answer's task retries end well
+# within 10 minutes; a large document's ingestion within the 15-minute visibility timeout.
+METRICS_STUCK_ANSWER_SECONDS = env_int("METRICS_STUCK_ANSWER_SECONDS", 600)
+METRICS_STUCK_DOCUMENT_SECONDS = env_int("METRICS_STUCK_DOCUMENT_SECONDS", 1800)
+# Log lines: "text" (local default) or "json" (one JSON object a line, with request id, answer id,
+# trace id and hashed user id; core/logcontext.py). Traces: VERITY_OTEL (core/tracing.py).
+VERITY_LOG_FORMAT = env_str("VERITY_LOG_FORMAT", "text").strip().lower()
+_LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "core.logcontext.LogContextFilter"}},
+    "formatters": {
+        "plain": {"format": _LOG_FIELDS},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": f"{_LOG_FIELDS} %(request_id)s %(answer_id)s %(trace_id)s %(user)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if VERITY_LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "daphne": {"level": "WARNING"},
@@ -377,6 +416,8 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
     },
 }
+# JSON lines from the worker too: Celery keeps the LOGGING handler instead of its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = VERITY_LOG_FORMAT != "json"
 
 # --------------------------------------------------------------------------- ingestion
 INGESTION_MAX_UPLOAD_BYTES = env_int("INGESTION_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
