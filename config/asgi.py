@@ -9,6 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 from django.core.asgi import get_asgi_application  # noqa: E402
 
+from core.tracing import tracing_setup  # noqa: E402
+
+# Before the application is built, as the Django instrumentation's documentation says (it adds
+# its middleware to the settings); nothing happens unless tracing is turned on.
+tracing_setup(role="web")
+
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

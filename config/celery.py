@@ -3,13 +3,41 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("verity")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def trace_worker_process(**kwargs: object) -> None:
+    """Tracing in each pool process, after the fork (the OpenTelemetry Celery instrumentation's
+    documented place for prefork: an exporter thread started before the fork would not run in
+    the children)."""
+    from core.tracing import tracing_setup
+
+    tracing_setup(role="worker")
+
+
+@worker_init.connect
+def trace_worker_without_fork(sender: object = None, **kwargs: object) -> None:
+    """The solo and threads pools have no child processes: the worker itself is traced."""
+    pool = str(getattr(sender, "pool_cls", ""))
+    if "solo" in pool or "thread" in pool:
+        from core.tracing import tracing_setup
+
+        tracing_setup(role="worker")
+
+
+@worker_process_shutdown.connect
+def forget_worker_process(pid: int | None = None, **kwargs: object) -> None:
+    """A pool process that ends no longer counts in the live gauges of /metrics."""
+    from core.metrics import metrics_process_exited
+
+    metrics_process_exited(pid=pid or os.getpid())
 
 
 @worker_process_init.connect

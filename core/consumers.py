@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from core import metrics
 from core.realtime import user_sockets_group
 from core.selectors.sessions import SocketAccess, socket_session_check
 
@@ -51,6 +52,15 @@ class VerityConsumer(AsyncWebsocketConsumer):
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         await self.channel_layer.group_add(user_sockets_group(user.pk), self.channel_name)
         return True
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        # Every handshake is counted, and every one ends in websocket_disconnect (refused ones too).
+        metrics.WEBSOCKET_CONNECTIONS.inc()
+        await super().websocket_connect(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        metrics.WEBSOCKET_CONNECTIONS.dec()
+        await super().websocket_disconnect(message)
 
     async def disconnect(self, code: Any) -> None:
         if self.user is not None:

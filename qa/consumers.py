@@ -15,9 +15,11 @@ from django.utils.html import escape
 
 from core.consumers import VerityConsumer
 from core.errors import ApplicationError
+from core.logcontext import log_context
 from core.params import id_param
 from core.services.rate_limits import RateScope, rate_limit_consume
 from qa.models import FeedbackReason
+from qa.observability import question_span
 from qa.pipeline.orchestrator import answer_create, answer_reuse_or_prepare
 from qa.realtime import answer_dom_ids, answer_group, user_group
 from qa.selectors import answers_in_progress, conversation_get
@@ -81,6 +83,12 @@ class ChatConsumer(VerityConsumer):
                 await self.channel_layer.group_add(answer_group(answer_id), self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # One trace per question: this span is the root; the Celery instrumentation carries its
+        # context into the worker's task (sync_to_async copies the context to the thread).
+        with question_span(), log_context(user_id=self.user.pk):
+            await self._receive_question(text_data)
+
+    async def _receive_question(self, text_data: str | None) -> None:
         # The base class has already refused oversized messages and re-checked the sign-in.
         question = _question_of(text_data)
         if question is None:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core import metrics
 from ingestion.models import Chunk, Document, DocumentStatus
 from ingestion.parsers import ParseError, ParseLimits, parse_document
 from ingestion.services.chunking import ChunkDraft, chunk_document
@@ -81,6 +82,7 @@ def document_process(*, document_id: int, embedder: EmbeddingProvider | None = N
             error_detail=failure_detail(exc.__cause__) if exc.__cause__ else "",
         )
         logger.info("ingestion.parse_failed document_id=%s reason=%s", document_id, exc)
+        metrics.ERRORS.labels(where="ingestion").inc()
         return ProcessResult(document_id, DocumentStatus.FAILED, 0, time.perf_counter() - started)
 
     document_status_set(document_id=document_id, status=DocumentStatus.CHUNKING, progress=20)
@@ -187,4 +189,6 @@ def _chunks_write(
     document.finished_at = timezone.now()
     document.save()
     document_status_broadcast(document)
+    # Counted when the ready state commits: a rolled-back write must not count its pages.
+    transaction.on_commit(lambda: metrics.INGESTION_PAGES.inc(parsed_pages or 0))
     return replaced_id

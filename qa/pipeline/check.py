@@ -14,6 +14,7 @@ from typing import Any
 
 from qa.checks.confidence import Confidence, confidence_assess
 from qa.checks.verification import Verification, answer_verify
+from qa.observability import verification_record
 from qa.pipeline.deps import PipelineDeps
 from qa.pipeline.gate import GateVerdict
 from qa.pipeline.plan import Plan
@@ -80,6 +81,7 @@ def answer_check(
         logger.info("qa.injection_guard answer_id=%s removed=%s", answer_id, guarded.removed)
         verification = dataclasses.replace(verification, text=guarded.text)
     verification_ms = round((time.perf_counter() - started) * 1000, 1)
+    verification_record(actions=[str(sentence.action) for sentence in verification.sentences])
     confidence = confidence_assess(
         best_similarity=verdict.evidence.best_similarity, verification=verification, policy=retrieved.policy
     )

@@ -29,6 +29,7 @@ from prompts.services.registry import LibraryError, prompt_by_key
 from providers.llm.base import LLMRequest, approx_tokens
 from qa.checks.output_format import OutputFormat, output_format_check
 from qa.models import Answer, TierProvider
+from qa.observability import prompt_fallback_record
 from qa.pipeline.check import Checked
 from qa.pipeline.gateway import GatewayResult
 from qa.pipeline.load import Loaded
@@ -126,3 +127,4 @@ def answer_mark_prompt_fallback(*, answer_id: int, plan: Plan) -> None:
     Answer.objects.filter(pk=answer_id).update(
         prompt_key=plan.request.prompt_key, prompt_fallback_used=True, route=dict(plan.route)
     )
+    prompt_fallback_record(prompt_key=plan.request.prompt_key)

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from core.pii import PlaceholderRestorer
+from core.tracing import trace_id_current
 from prompts.contracts import PromptTemplate
 from providers.llm.base import LLMDeclined, LLMError, LLMProvider, LLMRequest, StreamStats
 from qa.checks.verification import JudgeCall, JudgeVerifier, Verifier
 from qa.models import Interaction
+from qa.observability import genai_call_record, genai_call_record_after, genai_span
 from qa.pipeline.privacy import Outbound, RequestPrivacy
 
 logger = logging.getLogger(__name__)
@@ -74,27 +76,34 @@ def gateway_stream(
         shown: list[str] = []
         first_token_ms: float | None = None
         outcome, error = CallOutcome.OK, ""
-        try:
-            for piece in provider.stream(outbound.request, stats):
-                if first_token_ms is None:
-                    first_token_ms = (time.perf_counter() - started) * 1000
-                pieces.append(piece)
-                visible = restorer.feed(piece) if restorer is not None else piece
-                if visible:
-                    shown.append(visible)
-                    on_token(visible)
-            if restorer is not None and (rest := restorer.flush()):
-                shown.append(rest)
-                on_token(rest)
-        except LLMDeclined as exc:
-            outcome, error = CallOutcome.DECLINED, str(exc)
-        except LLMError as exc:
-            outcome, error = CallOutcome.ERROR, str(exc)
-        except Exception as exc:  # noqa: BLE001 - a provider bug must fall back, not break the answer
-            logger.exception("gateway.provider_crashed provider=%s", provider.name)
-            outcome, error = CallOutcome.ERROR, f"{type(exc).__name__}: {exc}"
-        total_ms = (time.perf_counter() - started) * 1000
-        response = "".join(pieces)
+        with genai_span(provider=provider.name, model=provider.model_id, messages=outbound.request.messages) as span:
+            try:
+                for piece in provider.stream(outbound.request, stats):
+                    if first_token_ms is None:
+                        first_token_ms = (time.perf_counter() - started) * 1000
+                    pieces.append(piece)
+                    visible = restorer.feed(piece) if restorer is not None else piece
+                    if visible:
+                        shown.append(visible)
+                        on_token(visible)
+                if restorer is not None and (rest := restorer.flush()):
+                    shown.append(rest)
+                    on_token(rest)
+            except LLMDeclined as exc:
+                outcome, error = CallOutcome.DECLINED, str(exc)
+            except LLMError as exc:
+                outcome, error = CallOutcome.ERROR, str(exc)
+            except Exception as exc:  # noqa: BLE001 - a provider bug must fall back, not break the answer
+                logger.exception("gateway.provider_crashed provider=%s", provider.name)
+                outcome, error = CallOutcome.ERROR, f"{type(exc).__name__}: {exc}"
+            total_ms = (time.perf_counter() - started) * 1000
+            response = "".join(pieces)
+            genai_call_record(
+                span=span, provider=provider.name, model=provider.model_id, seconds=total_ms / 1000,
+                first_token_seconds=first_token_ms / 1000 if first_token_ms is not None else None,
+                tokens_in=stats.tokens_in, tokens_out=stats.tokens_out,
+                error=error if outcome == CallOutcome.ERROR else "", response=response,
+            )  # fmt: skip
         messages, logged_response, scrubbed = (
             privacy.logged(request=request, outbound=outbound, response=response)
             if privacy is not None
@@ -119,6 +128,7 @@ def gateway_stream(
             error=error,
             data_class=privacy.data_class if privacy is not None else "internal",
             pii_scrubbed=scrubbed,
+            trace_id=trace_id_current(),
         )
         interaction_ids.append(interaction.pk)
         logger.info(
@@ -164,11 +174,16 @@ def verifier_logged(
         return verifier
 
     def record(call: JudgeCall) -> None:
+        genai_call_record_after(
+            provider=JUDGE_PROVIDER, model=call.model, seconds=call.total_ms / 1000, error=call.error,
+            messages=call.messages, response=call.response,
+        )  # fmt: skip
         Interaction.objects.create(
             answer_id=answer_id, provider=JUDGE_PROVIDER, model=call.model, prompt_key=call.prompt_key,
             prompt={"messages": call.messages, "temperature": 0}, response=call.response, total_ms=call.total_ms,
             outcome=CallOutcome.ERROR if call.error else CallOutcome.OK, error=call.error,
             data_class=privacy.data_class if privacy is not None else "internal", pii_scrubbed=call.pii_scrubbed,
+            trace_id=trace_id_current(),
         )  # fmt: skip
 
     return verifier.logged(record, prompt=prompt, privacy=privacy)

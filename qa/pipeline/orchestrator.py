@@ -32,6 +32,7 @@ from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from qa.checks.verification import Verifier
 from qa.models import FINAL_STATUSES, Answer, AnswerStatus, Conversation
+from qa.observability import answer_final_record, answer_observed, answer_span, pipeline_stage
 from qa.pipeline.check import Checked, answer_check
 from qa.pipeline.deps import PipelineDeps, pipeline_deps
 from qa.pipeline.fallback import (
@@ -41,7 +42,7 @@ from qa.pipeline.fallback import (
     fallback_plan,
     output_failure,
 )
-from qa.pipeline.finish import Crashed, Declined, Delivered, Progress, Reused, answer_finish
+from qa.pipeline.finish import Crashed, Declined, Delivered, Outcome, Progress, Reused, answer_finish
 from qa.pipeline.gate import GateVerdict, answer_gate
 from qa.pipeline.gateway import GatewayResult
 from qa.pipeline.generate import Generated, answer_generate, answer_regenerate
@@ -93,16 +94,20 @@ def answer_run(
     An exception ends the answer as failed (``answer_finish(Crashed)``) and is not raised,
     except one of ``retry_on``: the caller retries those (the Celery task, on a database
     outage), and the answer stays pending for the retry."""
-    try:
-        deps = pipeline_deps(emit=emit, embedder=embedder, providers=providers, verifier=verifier, prompts=prompts)
-        return _answer_stages(answer_id=answer_id, deps=deps, collection_ids=collection_ids, prepared=prepared)
-    except retry_on:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the reader must see a failure, never a spinner forever
-        logger.exception("qa.answer_failed answer_id=%s", answer_id)
-        return answer_finish(
-            answer=answer_fetch(answer_id=answer_id), outcome=Crashed(error=f"{type(exc).__name__}: {exc}"), emit=emit
-        )
+    with answer_span(answer_id=answer_id):
+        try:
+            deps = pipeline_deps(emit=emit, embedder=embedder, providers=providers, verifier=verifier, prompts=prompts)
+            return _answer_stages(answer_id=answer_id, deps=deps, collection_ids=collection_ids, prepared=prepared)
+        except retry_on:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the reader must see a failure, never a spinner forever
+            logger.exception("qa.answer_failed answer_id=%s", answer_id)
+            finished = answer_finish(
+                answer=answer_fetch(answer_id=answer_id), outcome=Crashed(error=f"{type(exc).__name__}: {exc}"),
+                emit=emit,
+            )  # fmt: skip
+            answer_final_record(answer=finished, decline_kind="crashed")
+            return finished
 
 
 def _answer_stages(
@@ -112,26 +117,36 @@ def _answer_stages(
     if answer.status in FINAL_STATUSES:
         deps.emit(Event.FINAL, answer_payload(answer))
         return answer
-    emit = deps.emit
+    with answer_observed(answer=answer):
+        return _answer_stages_observed(answer=answer, deps=deps, collection_ids=collection_ids, prepared=prepared)
 
-    loaded = answer_load(answer=answer, deps=deps, collection_ids=collection_ids, prepared=prepared)
+
+def _answer_stages_observed(
+    *, answer: Answer, deps: PipelineDeps, collection_ids: list[int] | None, prepared: Prepared | None
+) -> Answer:
+    emit = deps.emit
+    with pipeline_stage("load"):
+        loaded = answer_load(answer=answer, deps=deps, collection_ids=collection_ids, prepared=prepared)
     progress = Progress(started=loaded.started)
     if loaded.reusable is not None:
-        return answer_finish(answer=answer, outcome=Reused(entry=loaded.reusable), emit=emit, progress=progress)
+        return _finish(answer=answer, outcome=Reused(entry=loaded.reusable), emit=emit, progress=progress)
 
-    retrieved = answer_retrieve(loaded=loaded, deps=deps, collection_ids=collection_ids)
-    verdict = answer_gate(loaded=loaded, retrieved=retrieved, deps=deps, collection_ids=collection_ids)
+    with pipeline_stage("retrieve"):
+        retrieved = answer_retrieve(loaded=loaded, deps=deps, collection_ids=collection_ids)
+    with pipeline_stage("gate"):
+        verdict = answer_gate(loaded=loaded, retrieved=retrieved, deps=deps, collection_ids=collection_ids)
     progress = progress.add(
         timings={"retrieval": retrieved.retrieval_ms}, searched=retrieved.searched,
         high_stakes=tuple(verdict.high_stakes),
     )  # fmt: skip
     if not verdict.evidence.sufficient:
         outcome = Declined(reason=verdict.evidence.reason)
-        return answer_finish(answer=answer, outcome=outcome, emit=emit, progress=progress)
+        return _finish(answer=answer, outcome=outcome, emit=emit, progress=progress, kind="insufficient_evidence")
     if verdict.reusable is not None:
-        return answer_finish(answer=answer, outcome=Reused(entry=verdict.reusable), emit=emit, progress=progress)
+        return _finish(answer=answer, outcome=Reused(entry=verdict.reusable), emit=emit, progress=progress)
 
-    plan = answer_plan(loaded=loaded, retrieved=retrieved, verdict=verdict, deps=deps)
+    with pipeline_stage("plan"):
+        plan = answer_plan(loaded=loaded, retrieved=retrieved, verdict=verdict, deps=deps)
     plan, generated, checked = _generate_and_check(
         loaded=loaded, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps
     )
@@ -141,24 +156,32 @@ def _answer_stages(
             reason=loaded.prompts.wording.text("decline_no_model"), status=AnswerStatus.FAILED,
             error=generated.failure or "",
         )  # fmt: skip
-        return answer_finish(answer=answer, outcome=outcome, emit=emit, progress=progress)
+        return _finish(answer=answer, outcome=outcome, emit=emit, progress=progress, kind="no_model")
     result = generated.result
     progress = progress.add(timings=generated.timings(retrieval_ms=retrieved.retrieval_ms))
     if result.declined or checked is None:  # checked is None only for a declined result
         outcome = Declined(
             reason=loaded.prompts.wording.text("decline_model"), provider=result.provider, model=result.model
         )
-        return answer_finish(answer=answer, outcome=outcome, emit=emit, progress=progress)
+        return _finish(answer=answer, outcome=outcome, emit=emit, progress=progress, kind="model_declined")
 
     progress = progress.add(timings={"verification": checked.verification_ms})
     if checked.decline_reason:
         outcome = Declined(
             reason=checked.decline_reason, provider=result.provider, model=result.model, trust=checked.trust
         )
-        return answer_finish(answer=answer, outcome=outcome, emit=emit, progress=progress)
+        return _finish(answer=answer, outcome=outcome, emit=emit, progress=progress, kind=str(checked.cause))
 
     delivered = _delivered(loaded=loaded, verdict=verdict, plan=plan, result=result, checked=checked, deps=deps)
-    return answer_finish(answer=answer, outcome=delivered, emit=emit, progress=progress)
+    return _finish(answer=answer, outcome=delivered, emit=emit, progress=progress)
+
+
+def _finish(*, answer: Answer, outcome: Outcome, emit: Emit, progress: Progress, kind: str = "") -> Answer:
+    """The finish stage, timed and counted (``kind``: the decline's bounded name for metrics)."""
+    with pipeline_stage("finish"):
+        finished = answer_finish(answer=answer, outcome=outcome, emit=emit, progress=progress)
+    answer_final_record(answer=finished, decline_kind=kind)
+    return finished
 
 
 def _generate_and_check(
@@ -172,11 +195,14 @@ def _generate_and_check(
         answered = generated.answered
         if answered is None:
             return None
-        return answer_check(
-            text=answered.text, answer_id=loaded.answer.pk, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps
-        )
+        with pipeline_stage("check"):
+            return answer_check(
+                text=answered.text, answer_id=loaded.answer.pk, retrieved=retrieved, verdict=verdict, plan=plan,
+                deps=deps,
+            )  # fmt: skip
 
-    generated = answer_generate(loaded=loaded, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps)
+    with pipeline_stage("generate"):
+        generated = answer_generate(loaded=loaded, retrieved=retrieved, verdict=verdict, plan=plan, deps=deps)
     checked = None
     reason = output_failure(result=generated.result, plan=plan)
     if reason is None and (checked := check(generated, plan)) is not None:
@@ -186,7 +212,8 @@ def _generate_and_check(
         return plan, generated, checked if checked is not None else check(generated, plan)
     logger.info("qa.prompt_fallback answer_id=%s route=%s", loaded.answer.pk, fallback.route["prompt_fallback"])
     answer_mark_prompt_fallback(answer_id=loaded.answer.pk, plan=fallback)
-    generated = answer_regenerate(loaded=loaded, plan=fallback, previous=generated, message=REWRITING_MESSAGE)
+    with pipeline_stage("generate"):
+        generated = answer_regenerate(loaded=loaded, plan=fallback, previous=generated, message=REWRITING_MESSAGE)
     return fallback, generated, check(generated, fallback)
 
 
@@ -219,9 +246,10 @@ def answer_prepare(
     if answer.status in FINAL_STATUSES:
         emit(Event.FINAL, answer_payload(answer))
         return answer, None
-    loaded = answer_load(answer=answer, deps=deps, collection_ids=collection_ids, prepared=None)
+    with answer_observed(answer=answer), pipeline_stage("load"):
+        loaded = answer_load(answer=answer, deps=deps, collection_ids=collection_ids, prepared=None)
     if loaded.reusable is not None:
-        finished = answer_finish(
+        finished = _finish(
             answer=answer, outcome=Reused(entry=loaded.reusable), emit=emit, progress=Progress(started=loaded.started)
         )
         return finished, None

@@ -22,6 +22,7 @@ from core.db import commit_without_waiting
 from ingestion.contracts import RetrievedChunk
 from ingestion.selectors.collections import collection_ids_of_documents
 from qa.models import Answer, AnswerStatus, CacheLookup, ReusableAnswer, ReuseOrigin
+from qa.observability import cache_lookup_record
 from qa.reuse.reusable import ReuseMatch, citations_snapshot, questions_compatible, reusable_candidates, reusable_find
 
 
@@ -46,6 +47,7 @@ def cache_lookup(
         collection_ids=collection_ids, prompt_version=prompt_key, models=models,
     )  # fmt: skip
     if cached:
+        cache_lookup_record(hit=match is not None)
         with commit_without_waiting():
             CacheLookup.objects.create(
                 answer_id=answer_id, entry=match.entry if match else None, nearest_similarity=nearest,
@@ -97,6 +99,7 @@ def _log_confirm(
 ) -> None:  # fmt: skip
     """One lookup row per question: the confirm step completes the row of the first lookup."""
     elapsed = (time.perf_counter() - started) * 1000
+    cache_lookup_record(hit=hit)
     row = CacheLookup.objects.filter(answer_id=answer_id).order_by("-pk").first() if answer_id else None
     if row is None:
         CacheLookup.objects.create(answer_id=answer_id, entry=entry, nearest_similarity=similarity, hit=hit,

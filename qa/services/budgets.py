@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core.db import commit_without_waiting
 from qa.models import BudgetAlert, BudgetPolicy, UsageCounter
+from qa.observability import budget_alert_record
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +162,11 @@ def _alert_once(*, scope: str, kind: BudgetLevel, message: str) -> None:
     if kind == BudgetLevel.SOFT:
         if UsageCounter.objects.filter(scope=scope, soft_alerted=False).update(soft_alerted=True):
             BudgetAlert.objects.create(scope=scope, kind=kind, message=message)
+            budget_alert_record(kind=str(kind))
             logger.warning("budget.soft_limit scope=%s %s", scope, message)
     elif not BudgetAlert.objects.filter(scope=scope, kind=BudgetLevel.HARD).exists():
         BudgetAlert.objects.create(scope=scope, kind=kind, message=message)
+        budget_alert_record(kind=str(kind))
         logger.warning("budget.hard_limit scope=%s %s", scope, message)
 
 
