@@ -42,6 +42,7 @@ class AuditAction(models.TextChoices):
     PERSON_EXPORTED = "privacy.person_exported", "A person's data exported"
     PERSON_ERASED = "privacy.person_erased", "A person's data erased"
     KILL_SWITCH_CHANGED = "ops.kill_switch_changed", "Kill switch turned on or off"
+    ALERT_RULE_CHANGED = "ops.alert_rule_changed", "Alert rule created, changed or deleted"
 
 
 class UserLegalHold(models.Model):
