@@ -2,8 +2,8 @@ from django.apps import AppConfig
 
 
 class OpsConfig(AppConfig):
-    """Operators' tools over the other apps (no models): first-run setup, the usage page, the
-    cost projection. It sits above core, ingestion, qa and evaluation, so none of them imports it."""
+    """Operators' tools over the other apps: first-run setup, the usage page, the cost
+    projection, the dashboards and the alerts (its only models: alert rules and incidents). It sits above core, ingestion, qa and evaluation, so none of them imports it."""
 
     name = "ops"
     verbose_name = "Operations"
