@@ -41,10 +41,10 @@
         value: function (u, v) { return format(v, s.unit); }
       });
     });
-    var axes = [{}, { scale: "y", size: 60 }];
-    if (mixed) axes.push({ scale: "share", side: 1, grid: { show: false }, values: function (u, vals) {
-      return vals.map(function (v) { return (v * 100).toFixed(0) + "%"; });
-    } });
+    var percent = function (u, vals) { return vals.map(function (v) { return (v * 100).toFixed(0) + "%"; }); };
+    var onlyShares = data.series.every(function (s) { return s.unit === "share"; });
+    var axes = [{}, onlyShares ? { scale: "y", size: 60, values: percent } : { scale: "y", size: 60 }];
+    if (mixed) axes.push({ scale: "share", side: 1, grid: { show: false }, values: percent });
     var columns = [data.x].concat(data.series.map(function (s) { return s.values; }));
     var width = Math.max(280, target.clientWidth || figure.clientWidth || 560);
     var plot = new uPlot({
