@@ -91,6 +91,8 @@ def test_every_page_sends_the_policy_and_has_no_inline_code(site, client) -> Non
         reverse("qa:review-item", args=[site["item"].pk]),
         reverse("qa:triage"),
         reverse("ops:usage"),
+        reverse("ops:dashboards"),
+        reverse("ops:dashboard_drill") + "?kind=declined&range=30d",
         reverse("ingestion:documents"),
         reverse("ingestion:retrieval") + "?q=hotel",
     ]
