@@ -197,7 +197,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --------------------------------------------------------------------------- Redis users
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's Redis cache, counted for /metrics (core/cache.py).
+        "BACKEND": "core.cache.MeteredRedisCache",
         "LOCATION": redis_url_with_db(REDIS_URL, REDIS_DB_CACHE) if REDIS_URL else "redis://unset:6379/1",
         "TIMEOUT": 300,
         "OPTIONS": {
