@@ -135,14 +135,15 @@ def _support_measures(
     index_of = {p.n: i for i, p in enumerate(passages)}
     rows = verifier.support(claims=[c for c, _ in claims], passages=passages) if claims and passages else []
     supported, pairs, good_pairs, detail = 0, 0, 0, []
-    for position, (claim, cited) in enumerate(claims):
+    for position, (_claim, cited) in enumerate(claims):
         row = rows[position] if rows else []
         cited_here = [n for n in cited if n in index_of]
         ok = [n for n in cited_here if _supported(row, index_of[n], threshold)]
         supported += bool(ok)
         pairs += len(cited)
         good_pairs += len(ok)
-        detail.append({"sentence": claim[:300], "citations": cited, "supported_by": ok,
+        # No text of the answer here: the score outlives the answer (retention, erasure).
+        detail.append({"sentence": position + 1, "citations": cited, "supported_by": ok,
                        "best": max((row[index_of[n]].score for n in cited_here), default=0.0)})  # fmt: skip
     support = supported / len(claims) if claims else 1.0
     precision = good_pairs / pairs if pairs else (1.0 if not claims else 0.0)

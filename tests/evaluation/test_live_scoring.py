@@ -54,6 +54,8 @@ def test_a_supported_relevant_answer_scores_high_and_an_invented_sentence_lowers
     assert good.relevance > 0.5
     assert good.method == ScoreMethod.EVIDENCE and good.judge_faithfulness is None
     assert good.overall > mixed.overall
+    # The score outlives the answer (retention, erasure): none of its words are kept with it.
+    assert "London" not in json.dumps(good.detail) and "Taxis" not in json.dumps(mixed.detail)
 
 
 def test_scoring_is_idempotent_per_answer(hotel_chunk) -> None:
