@@ -117,60 +117,60 @@ class Rows:
         ]
 
 
-def _over_error_rate(rows: Rows) -> Callable[[], None]:
+def _over_error_rate(rows: Rows) -> Callable[[], object]:
     rows.answers(2, status=AnswerStatus.FAILED)
     rows.answers(2)
     return lambda: rows.answers(40)  # 2 of 42 failed: 4.8%
 
 
-def _over_decline_rate_jump(rows: Rows) -> Callable[[], None]:
+def _over_decline_rate_jump(rows: Rows) -> Callable[[], object]:
     rows.answers(10, minutes_ago=2 * 24 * 60)  # last week: no declines
     rows.answers(3, status=AnswerStatus.DECLINED)
     rows.answers(1)
     return lambda: rows.answers(30)  # 3 of 34 declined: 8.8 points above
 
 
-def _over_unsupported_sentence_rate(rows: Rows) -> Callable[[], None]:
+def _over_unsupported_sentence_rate(rows: Rows) -> Callable[[], object]:
     rows.answers(1, verification={"claims": 4, "supported": 1})
     return lambda: rows.answers(1, verification={"claims": 20, "supported": 20})  # 3 of 24
 
 
-def _over_quality_score_drop(rows: Rows) -> Callable[[], None]:
+def _over_quality_score_drop(rows: Rows) -> Callable[[], object]:
     for _ in range(5):
         rows.score(0.9, minutes_ago=3 * 24 * 60)
     rows.score(0.5)
     return lambda: [rows.score(0.9) for _ in range(10)]  # mean 0.86 against 0.9
 
 
-def _over_ttft_p95(rows: Rows) -> Callable[[], None]:
+def _over_ttft_p95(rows: Rows) -> Callable[[], object]:
     rows.interaction(first_token_ms=12_000)
     return lambda: [rows.interaction(first_token_ms=900) for _ in range(40)]
 
 
-def _over_cost_per_day_vs_budget(rows: Rows) -> Callable[[], None]:
+def _over_cost_per_day_vs_budget(rows: Rows) -> Callable[[], object]:
     # The default monthly soft budget is 400: a day's share is 13.33.
     costly = rows.interaction(cost=Decimal("20"))
     return lambda: Rows._ago(Interaction, costly.pk, 2 * 24 * 60)  # it leaves the day's window
 
 
-def _over_stuck_answers(rows: Rows) -> Callable[[], None]:
+def _over_stuck_answers(rows: Rows) -> Callable[[], object]:
     (stuck,) = rows.answers(1, status=AnswerStatus.STREAMING, minutes_ago=20)
     return lambda: Answer.objects.filter(pk=stuck.pk).update(status=AnswerStatus.FAILED)
 
 
-def _over_failing_ingestion(rows: Rows) -> Callable[[], None]:
+def _over_failing_ingestion(rows: Rows) -> Callable[[], object]:
     failed = rows.documents(3, status=DocumentStatus.FAILED)
     return lambda: Document.objects.filter(pk__in=[d.pk for d in failed]).update(status=DocumentStatus.READY)
 
 
-def _over_tier_fallback_rate(rows: Rows) -> Callable[[], None]:
+def _over_tier_fallback_rate(rows: Rows) -> Callable[[], object]:
     rows.answers(2, route={"tier": "small"}, fallback_used=True)
     rows.answers(2, route={"tier": "small"})
     rows.answers(10, route={"tier": "large"})
     return lambda: rows.answers(20, route={"tier": "small"})  # 2 of 24 on "small"
 
 
-DRIVERS: dict[str, tuple[float, int, Callable[[Rows], Callable[[], None]]]] = {
+DRIVERS: dict[str, tuple[float, int, Callable[[Rows], Callable[[], object]]]] = {
     AlertMetric.ERROR_RATE: (0.05, 15, _over_error_rate),
     AlertMetric.DECLINE_RATE_JUMP: (0.2, 60, _over_decline_rate_jump),
     AlertMetric.UNSUPPORTED_SENTENCE_RATE: (0.25, 60, _over_unsupported_sentence_rate),
