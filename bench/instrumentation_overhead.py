@@ -134,8 +134,16 @@ def corpus_ready() -> object:
         document_process(document_id=document.pk)
     from django.contrib.auth import get_user_model
 
+    from qa.models import BudgetPolicy
+
     user = get_user_model().objects.get(username="demo")
     assert Group.objects.filter(user=user).exists()
+    # No budget limits: the benchmark asks more questions a day than a person's allowance.
+    BudgetPolicy.objects.all().delete()
+    BudgetPolicy.objects.create(
+        user_daily_questions_soft=0, user_daily_questions_hard=0, user_daily_tokens_soft=0, user_daily_tokens_hard=0,
+        user_daily_cost_soft=0, user_daily_cost_hard=0, monthly_cost_soft=0, monthly_cost_hard=0,
+    )  # fmt: skip
     return user
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -120,6 +121,7 @@ def test_metrics_show_a_question_from_the_web_process_and_from_a_worker_process(
     # In this process (the web process's part: the cached and curated answers, the API).
     answered = ask(reader, "What is the hotel limit in London?")
     assert answered.status == AnswerStatus.ANSWERED
+    cache.get("metrics-test-never-stored")
     web = _scrape()
     duration = "gen_ai_client_operation_duration_seconds_count"
     labels = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "extractive"}
@@ -133,6 +135,7 @@ def test_metrics_show_a_question_from_the_web_process_and_from_a_worker_process(
     assert "verity_celery_queue_depth" in web and "verity_stuck_answers" in web
     assert "django_http_requests_total_by_method_total" in web  # django-prometheus
     assert "django_db_execute_total" in web
+    assert _sample(web, "django_cache_get_misses_total", backend="redis") >= 1
 
     # A real worker process, writing to the same metrics folder: its samples join the scrape.
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
@@ -148,7 +151,11 @@ def test_metrics_show_a_question_from_the_web_process_and_from_a_worker_process(
         time.sleep(0.3)
     assert pending.status in (AnswerStatus.ANSWERED, AnswerStatus.DECLINED), pending.error
     assert any(re.search(rf"_{worker.pid}\.db$", f.name) for f in folder.iterdir()), "the worker wrote its metrics"
-    after = _scrape()
+    # The counter follows the answer's final write by a moment: wait for it.
+    deadline = time.monotonic() + 10
+    while _sample(after := _scrape(), "verity_answers_total") == _sample(web, "verity_answers_total"):
+        assert time.monotonic() < deadline, "the worker's answer was never counted"
+        time.sleep(0.2)
     assert _sample(after, "verity_answers_total") == _sample(web, "verity_answers_total") + 1
     assert _sample(after, "verity_pipeline_stage_seconds_count", stage="load") > _sample(
         web, "verity_pipeline_stage_seconds_count", stage="load"
