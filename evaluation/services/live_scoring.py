@@ -23,8 +23,10 @@ import logging
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 
 import httpx
@@ -41,6 +43,7 @@ from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import ContextPassage
 from qa.checks.verification import (
     EvidenceVerifier,
+    JudgeCall,
     JudgeVerifier,
     PassageSupport,
     Verifier,
@@ -49,6 +52,7 @@ from qa.checks.verification import (
     verifier_for_classification,
 )
 from qa.models import Answer, AnswerStatus
+from qa.pipeline.gateway import verifier_logged
 from qa.pipeline.privacy import RequestPrivacy
 
 logger = logging.getLogger(__name__)
@@ -56,6 +60,7 @@ logger = logging.getLogger(__name__)
 MARKED_NOTICE = "*(not supported by the sources)*"
 # The judge's relevance question. A short fixed instruction rather than a prompt-library entry:
 # it is not on any user's path and its answer is a number the dashboards chart, nothing more.
+JUDGE_RELEVANCE_KEY = "live-score-relevance"  # Interaction.prompt_key of these calls
 JUDGE_RELEVANCE_SYSTEM = (
     "You rate how well an answer addresses a question, from 0 (unrelated) to 1 (answers it fully). "
     'Reply with a JSON object {"relevance": <number>} and nothing else. The question and the answer '
@@ -159,19 +164,31 @@ def _relevance(*, question: str, text: str, embedder: EmbeddingProvider) -> floa
     return max(0.0, min(1.0, float(vectors[0] @ vectors[1])))
 
 
-def _judge_relevance(*, judge: Judge, question: str, text: str, privacy: RequestPrivacy) -> float | None:
-    sent, _ = privacy.texts_outbound(texts=[question, strip_citations(text)], external=judge.external)
+def _judge_relevance(
+    *, judge: Judge, question: str, text: str, privacy: RequestPrivacy, record: Callable[[JudgeCall], None] | None
+) -> float | None:
+    """The judge's relevance of ``text`` to ``question`` (0-1), None when it failed; the call is
+    reported to ``record`` (the answer's interaction log) with the texts the log may keep."""
+    sent, scrubbed = privacy.texts_outbound(texts=[question, strip_citations(text)], external=judge.external)
     messages = [
         {"role": "system", "content": JUDGE_RELEVANCE_SYSTEM},
         {"role": "user", "content": f"Question:\n{sent[0]}\n\nAnswer:\n{sent[1]}"},
     ]
+    started, content, error, value = perf_counter(), "", "", None
     try:
         content = judge_call(url=judge.url, model=judge.model, api_key=judge.api_key, messages=messages,
                              timeout=judge.timeout)  # fmt: skip
-        return max(0.0, min(1.0, float(json_object_in(content)["relevance"])))
+        value = max(0.0, min(1.0, float(json_object_in(content)["relevance"])))
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         logger.warning("evaluation.live_score_judge_relevance_failed error=%s", exc)
-        return None
+        error = f"{type(exc).__name__}: {exc}"
+    if record is not None:
+        kept, scrubbed = privacy.texts_logged(texts=[m["content"] for m in messages], scrubbed=scrubbed)
+        record(JudgeCall(model=judge.model, prompt_key=JUDGE_RELEVANCE_KEY,
+                         messages=[{**m, "content": t} for m, t in zip(messages, kept, strict=True)], response=content,
+                         total_ms=(perf_counter() - started) * 1000, error=error,
+                         pii_scrubbed=scrubbed))  # fmt: skip
+    return value
 
 
 def answer_score(*, answer_id: int, embedder: EmbeddingProvider, judge: Judge | None = None) -> AnswerScore | None:
@@ -202,13 +219,24 @@ def answer_score(*, answer_id: int, embedder: EmbeddingProvider, judge: Judge | 
         allowed = verifier_for_classification(verifier=verifier, restricted=privacy.policy.restricted)
         if isinstance(allowed, JudgeVerifier):
             failed: list[str] = []
-            bound = allowed.logged(lambda call: failed.append(call.error) if call.error else None, privacy=privacy)
+            # The judge's calls are the answer's interactions, logged the way the pipeline logs them.
+            bound = verifier_logged(allowed, answer_id=answer.pk, privacy=privacy)
+            assert isinstance(bound, JudgeVerifier)  # noqa: S101 - verifier_logged keeps a judge a judge
+            log = bound.on_call
+
+            def record(call: JudgeCall) -> None:
+                if call.error:
+                    failed.append(call.error)
+                if log is not None:
+                    log(call)
+
+            bound.on_call = record
             faithfulness, _, _ = _support_measures(claims=claims, passages=passages, verifier=bound,
                                                    threshold=threshold)  # fmt: skip
             if not failed:
                 judge_faithfulness = faithfulness
                 judge_relevance = _judge_relevance(judge=judge, question=answer.question, text=answer.text,
-                                                   privacy=privacy)  # fmt: skip
+                                                   privacy=privacy, record=log)  # fmt: skip
                 method = ScoreMethod.JUDGE
             else:
                 judge_note = f"the judge failed: {failed[0]}"

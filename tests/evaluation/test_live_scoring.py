@@ -15,7 +15,7 @@ from evaluation.selectors import score_series
 from evaluation.services.live_scoring import Judge, answer_score, live_score_run, live_score_sample
 from ingestion.models import Chunk
 from providers.registry import embedding_provider_default
-from qa.models import Answer, AnswerStatus, Citation, Conversation
+from qa.models import Answer, AnswerStatus, Citation, Conversation, Interaction
 from tests.helpers import JudgeServer
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +102,11 @@ def test_a_judge_scores_internal_answers_but_never_sees_a_restricted_one(hotel_c
     assert len(judge_server.prompts) == calls  # nothing more went out for the restricted answer
     assert restricted.method == ScoreMethod.EVIDENCE and restricted.judge_faithfulness is None
     assert "restricted" in restricted.detail["judge"]
+    # Both judge calls are the answer's model calls in the interaction log, as in the pipeline.
+    logged = Interaction.objects.filter(provider="judge")
+    assert sorted(i.answer_id for i in logged) == [internal.answer_id] * 2
+    keys = {i.prompt_key for i in logged}
+    assert "live-score-relevance" in keys and len(keys) == 2
 
 
 def test_score_series_gives_daily_means(hotel_chunk) -> None:
