@@ -94,9 +94,11 @@ class Arms:
         self.on = True
 
     def switch(self, *, on: bool) -> None:
-        if on == self.on:
-            return
         from django.db import connections
+
+        if on == self.on:
+            connections.close_all()  # the same reconnect as a real switch: the arms differ only in instrumentation
+            return
         from opentelemetry.instrumentation.celery import CeleryInstrumentor
         from opentelemetry.instrumentation.django import DjangoInstrumentor
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -165,6 +167,10 @@ def first_words_ms(user: object, question: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--control", action="store_true",
+        help="A/A run: both arms without instrumentation (the same switching), to measure the noise of the ratio",
+    )  # fmt: skip
     args = parser.parse_args()
     django_setup()
     user = corpus_ready()
@@ -179,7 +185,7 @@ def main() -> None:
         for index, question in enumerate(questions):
             order = (True, False) if (round_ + index) % 2 == 0 else (False, True)
             for on in order:
-                arms.switch(on=on)
+                arms.switch(on=on and not args.control)
                 timings[on].append(first_words_ms(user, question))
     arms.switch(on=True)
     from opentelemetry import trace
@@ -190,6 +196,8 @@ def main() -> None:
         f"spans made with instrumentation on: {_Dropped.exported} ({_Dropped.exported / len(timings[True]):.0f} per answer)"
     )
     print(f"questions: {len(questions)} x {args.rounds} rounds per arm (demo handbook, extractive model, cache off)")
+    if args.control:
+        print("CONTROL (A/A): both arms ran without instrumentation; the ratios below are noise")
     for on, label in ((False, "without instrumentation"), (True, "with instrumentation")):
         values = timings[on]
         print(
