@@ -412,15 +412,20 @@ def _spans_repeat(*, text: str, spans: Sequence[PiiSpan], values: Mapping[str, P
     # word): the NER model finds "Anna Berg" in one sentence and misses it in the next.
     if not values:
         return list(spans)
-    pattern = re.compile(
-        r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)) + r")(?!\w)"
-    )
+    pattern = _whole_words(values)
     extra = [
         PiiSpan(start=m.start(), end=m.end(), type=values[m.group(0)])
         for m in pattern.finditer(text)
         if all(m.end() <= s.start or m.start() >= s.end for s in spans)
     ]
     return sorted([*spans, *extra], key=lambda s: s.start)
+
+
+def _whole_words(values: Iterable[str]) -> re.Pattern[str]:
+    """Any of ``values`` as a whole word, the longest first (so "Anna Berg" wins over "Anna")."""
+    return re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)) + r")(?!\w)"
+    )
 
 
 def _span_trim(*, text: str, start: int, end: int) -> tuple[int, int]:
@@ -554,9 +559,7 @@ def pii_mask_known(*, text: str, placeholders: Placeholders) -> tuple[str, int]:
     by_value = {original: placeholder for placeholder, original in placeholders.mapping.items() if original.strip()}
     if not by_value or not text:
         return text, 0
-    pattern = re.compile(
-        r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(by_value, key=len, reverse=True)) + r")(?!\w)"
-    )
+    pattern = _whole_words(by_value)
     count = 0
 
     def swap(match: re.Match[str]) -> str:

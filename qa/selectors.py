@@ -4,6 +4,7 @@ items, triage, curated answers) see only answers drawn from collections they may
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -427,3 +428,11 @@ def answers_on_legal_hold_q(prefix: str = "") -> Q:
     for collection_id in collection_ids_on_legal_hold():
         held |= Q(**{f"{prefix}searched__collection_ids__contains": [collection_id]})
     return held
+
+
+def answers_stuck_count(*, before: datetime) -> int:
+    """Answers still pending or streaming that started before ``before`` (the metrics gauge and
+    the stuck-answers alert rule, each with its own limit)."""
+    return Answer.objects.filter(
+        status__in=(AnswerStatus.PENDING, AnswerStatus.STREAMING), created_at__lt=before
+    ).count()

@@ -18,13 +18,13 @@ from evaluation.models import AnswerScore
 from ingestion.models import Document, DocumentStatus
 from ops.models import AlertMetric
 from qa.models import Answer, AnswerStatus, Interaction
+from qa.selectors import answers_stuck_count
 from qa.services.budgets import budget_policy
 
 # The "before" of a jump or a drop: the week before the window, long enough that one bad hour
 # does not move it, short enough to follow a deliberate change (a new model, a new corpus).
 BASELINE = timedelta(days=7)
 FINISHED = [AnswerStatus.ANSWERED, AnswerStatus.DECLINED, AnswerStatus.FAILED, AnswerStatus.HELD]
-IN_PROGRESS = [AnswerStatus.PENDING, AnswerStatus.STREAMING]
 # A month's budget spread evenly: the day's share the cost rule compares with.
 DAYS_PER_MONTH = 30
 
@@ -104,7 +104,7 @@ def cost_per_day_vs_budget(*, now: datetime, window: timedelta) -> float | None:
 def stuck_answers(*, now: datetime, window: timedelta) -> float | None:
     # Stuck: started at least a window ago and still not finished (the pipeline's own limit is
     # QA_STUCK_* minutes; the rule's window is the operator's patience).
-    return float(Answer.objects.filter(status__in=IN_PROGRESS, created_at__lt=now - window).count())
+    return float(answers_stuck_count(before=now - window))
 
 
 def failing_ingestion(*, now: datetime, window: timedelta) -> float | None:

@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ingestion.models import Document, DocumentStatus
-from qa.models import Answer, AnswerStatus
+from qa.selectors import answers_stuck_count
 
 # Celery's default queue (no task routes are configured): a Redis list of that name.
 CELERY_QUEUES = ("celery",)
@@ -36,9 +36,7 @@ class ScrapeTimeCollector(Collector):
         yield GaugeMetricFamily(
             "verity_stuck_answers",
             "Answers pending or streaming longer than METRICS_STUCK_ANSWER_SECONDS.",
-            value=Answer.objects.filter(
-                status__in=(AnswerStatus.PENDING, AnswerStatus.STREAMING), created_at__lt=stuck_before
-            ).count(),
+            value=answers_stuck_count(before=stuck_before),
         )
         stuck_before = now - timedelta(seconds=settings.METRICS_STUCK_DOCUMENT_SECONDS)
         yield GaugeMetricFamily(

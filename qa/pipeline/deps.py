@@ -17,7 +17,7 @@ from prompts.services.selection import PromptChoice
 from providers.embeddings.base import EmbeddingProvider
 from providers.llm.base import LLMProvider
 from providers.registry import embedding_provider_default
-from qa.checks.verification import JudgeVerifier, Verifier, verifier_default
+from qa.checks.verification import Verifier, verifier_default, verifier_for_classification
 from qa.models import KillSwitchName, TierProvider
 from qa.pipeline.routing import EXTRACTIVE, TierSpec, tiers_configured
 from qa.realtime import Emit
@@ -102,8 +102,8 @@ def pipeline_deps(
         tiers = _or_extractive([t for t in tiers if not t.external])
         if chain is not None:
             chain = tuple(p for p in chain if not p.external)
-        if isinstance(verifier, JudgeVerifier) and verifier.external:
-            verifier = verifier.fallback
+        # The same narrowing a restricted collection gets: an external judge gives way to its fallback.
+        verifier = verifier_for_classification(verifier=verifier, restricted=True)
     if KillSwitchName.ANSWER_CACHE in switches:
         pipeline_settings = dataclasses.replace(pipeline_settings, cache_enabled=False, reuse_enabled=False)
     return PipelineDeps(

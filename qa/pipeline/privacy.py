@@ -44,6 +44,7 @@ class Outbound:
 
 @dataclass(frozen=True)
 class _Scrub:
+    clear: LLMRequest  # the request this scrubs (kept: the cache matches it by identity)
     request: LLMRequest
     placeholders: Placeholders
     masked: int
@@ -56,7 +57,7 @@ class RequestPrivacy:
     def __init__(self, *, policy: DataClassPolicy, enabled: frozenset[PiiType] | None = None) -> None:
         self.policy = policy
         self._enabled = enabled
-        self._scrubs: dict[int, _Scrub] = {}  # by id() of the clear request
+        self._scrubs: dict[int, _Scrub] = {}  # by id() of the clear request, which each entry keeps alive
         self._placeholders = Placeholders()
         self._sent_masked = 0  # values replaced in requests that went out (not in log copies)
 
@@ -124,7 +125,7 @@ class RequestPrivacy:
 
     def _scrub(self, request: LLMRequest) -> _Scrub:
         cached = self._scrubs.get(id(request))
-        if cached is not None and cached.request.prompt_key == request.prompt_key:
+        if cached is not None and cached.clear is request:
             return cached
         passages = request.passages
         parts: list[str] = [request.question]
@@ -147,6 +148,7 @@ class RequestPrivacy:
             content, _ = pii_mask_known(text=message["content"], placeholders=result.placeholders)
             messages.append({**message, "content": content})
         scrub = _Scrub(
+            clear=request,
             request=dataclasses.replace(request, question=question, messages=messages, passages=scrubbed_passages),
             placeholders=result.placeholders,
             masked=sum(result.found.values()),
@@ -196,7 +198,9 @@ def pii_analyzer_warm_up() -> bool:
     from core.pii import pii_analyzer
     from qa.pipeline.routing import tiers_configured
 
-    external_judge = settings.QA_VERIFIER == "judge" and bool(settings.QA_JUDGE_URL) and settings.QA_JUDGE_EXTERNAL
+    # Any use of an external judge: the answer's verifier, and live scoring, which asks the judge
+    # whenever QA_JUDGE_URL is set whatever QA_VERIFIER says.
+    external_judge = bool(settings.QA_JUDGE_URL) and settings.QA_JUDGE_EXTERNAL
     if not (external_judge or any(t.external for t in tiers_configured())):
         return False
     pii_analyzer()
